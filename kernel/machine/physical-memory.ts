@@ -32,6 +32,8 @@ export class PhysicalMemory {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   readonly sizeBytes: number;
+  /** u16 view for the atomic ring-index accesses below (Atomics needs an integer typed array). */
+  private readonly words16: Uint16Array;
 
   constructor(sizeBytes: number, buffer?: SharedArrayBuffer) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 4096 !== 0) {
@@ -42,6 +44,7 @@ export class PhysicalMemory {
     this.bytes = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.sizeBytes = sizeBytes;
+    this.words16 = new Uint16Array(this.buffer);
   }
 
   /** Throws MemoryFault unless [addr, addr+lengthBytes) lies inside memory. */
@@ -101,4 +104,27 @@ export class PhysicalMemory {
     this.view.setUint32(addr, value % 2 ** 32, true);
     this.view.setUint32(addr + 4, Math.floor(value / 2 ** 32), true);
   }
+
+  /**
+   * Ring indices (avail.idx, used.idx) shared between a driver and a device that may run
+   * on different threads: a sequentially consistent load/store orders every access
+   * before it, which is the barrier virtio 1.x §2.7.13 and §2.7.8 ask for ("write the
+   * ring entry, then the index"). Little-endian like every other accessor here (checked
+   * at load); `addr` must be 2-aligned, as the spec's ring layout guarantees.
+   */
+  load16Acquire(addr: number): number {
+    this.check(addr, 2);
+    if (addr % 2 !== 0) throw new MemoryFault(addr, 2, this.sizeBytes);
+    return Atomics.load(this.words16, addr / 2);
+  }
+  store16Release(addr: number, value: number): void {
+    this.check(addr, 2);
+    if (addr % 2 !== 0) throw new MemoryFault(addr, 2, this.sizeBytes);
+    Atomics.store(this.words16, addr / 2, value & 0xffff);
+  }
+}
+
+// The atomic accessors read u16 in host byte order; the machine's memory is little-endian.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('physical-memory.ts: a big-endian host is not supported (ring indices are read with Atomics)');
 }
