@@ -56,7 +56,7 @@ describe('kernel message passing', () => {
     expect(back.b).toEqual([1, 2, 3]);
     expect(back.c).toBeInstanceOf(Uint8Array);
     expect([...(back.c as Uint8Array)]).toEqual([9, 8]);
-    const err = await app.call('echo', 'fail').catch((e) => e);
+    const err = (await app.call('echo', 'fail').catch((e: unknown) => e)) as ServiceError;
     expect(err).toBeInstanceOf(ServiceError);
     expect(err.code).toBe('EINVAL');
     expect(k.endpointCounters().get('echo')).toMatchObject({ messages: 2, errors: 1 });

@@ -1,0 +1,33 @@
+// Boots the real system (machine, kernel, driver) on an in-memory or faulty disk for tests.
+import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
+import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import { bootSystem, type BootOptions, type System } from '../../tools/system.ts';
+
+export const MiB = 1024 * 1024;
+
+export async function bootTestSystem(options: Partial<BootOptions> & { sizeBytes?: number } = {}): Promise<System> {
+  const disk: DiskBackend = options.disk ?? new MemoryBackend(options.sizeBytes ?? 16 * MiB);
+  return bootSystem({ memorySizeBytes: 64 * MiB, ...options, disk });
+}
+
+/** Resolves to the error code a promise rejects with, or 'ok'. */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+}
+
+export function patterned(lengthBytes: number, seed: number): Uint8Array {
+  const out = new Uint8Array(lengthBytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < lengthBytes; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+/**
+ * `strata bench [--quick] [--json FILE] [--only GROUP]`: runs the benchmarks on fresh
+ * images in a temporary directory and prints one table, each figure beside the raw or
+ * peer baseline measured in the same run, then the same rows as JSON.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
+import { formatTable, toJson, type BenchRow } from '../bench/report.ts';
+import { benchDriver } from '../bench/driver.ts';
+
+const spec: Record<string, OptionSpec> = {
+  quick: { help: 'small sizes (about a minute), for CI' },
+  json: { value: true, help: 'also write the results as JSON to this file' },
+  only: { value: true, help: 'run one group only (driver)' },
+  dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
+  help: { help: 'show this help' },
+};
+
+export const benchHelp = helpText('strata bench [--quick] [--json FILE] [--only GROUP] [--dir DIR]', 'Run the benchmark suite and print a table with baselines, then JSON.', spec);
+
+const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<BenchRow[]>> = {
+  driver: benchDriver,
+};
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, spec);
+  if (args.options.help) return console.log(benchHelp), 0;
+  const only = args.options.only as string | undefined;
+  if (only && !groups[only]) throw new UsageError(`no benchmark group '${only}' (have: ${Object.keys(groups).join(', ')})`);
+  const quick = args.options.quick === true;
+  const dir = (args.options.dir as string | undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const rows: BenchRow[] = [];
+  try {
+    for (const [name, run] of Object.entries(groups)) {
+      if (only && name !== only) continue;
+      console.error(`bench: ${name}${quick ? ' (quick)' : ''} ...`);
+      rows.push(...(await run({ dir, quick })));
+    }
+  } finally {
+    if (!args.options.dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const meta = { quick, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, date: new Date().toISOString() };
+  console.log(formatTable(rows));
+  const json = toJson(rows, meta);
+  console.log(json);
+  if (args.options.json) fs.writeFileSync(String(args.options.json), json + '\n');
+  return 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * `strata`: the command line. One subcommand per file in tools/cli; each has --help.
+ * A user mistake prints a one-line error and the usage, never a stack trace (exit 2);
+ * anything else is a bug and prints its stack (exit 70).
+ */
+import { UsageError } from './cli/args.ts';
+import { mkimageCommand, mkimageHelp } from './cli/mkimage.ts';
+import { bootCommand, bootHelp } from './cli/boot.ts';
+import { benchCommand, benchHelp } from './cli/bench.ts';
+
+interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  mkimage: { summary: 'create a sparse raw disk image', help: mkimageHelp, run: mkimageCommand },
+  boot: { summary: 'boot the machine on an image (boot log, self-test)', help: bootHelp, run: bootCommand },
+  bench: { summary: 'run the benchmarks: a table and JSON, raw baselines side by side', help: benchHelp, run: benchCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'usage: strata <command> [options]    (strata <command> --help for details)',
+    '',
+    'commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width + 2)}${c.summary}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] && commands[rest[0]]) console.log(commands[rest[0]].help);
+    else console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`strata: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`strata ${name}: ${e.message}\n(see 'strata ${name} --help')`);
+      return 2;
+    }
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+      console.error(`strata ${name}: ${e.message}`);
+      return 1;
+    }
+    console.error(e);
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
