@@ -38,7 +38,7 @@ import type { DiskBackend } from './disk/backend.ts';
 import { BLK_DISCARD_SECTOR_ALIGNMENT } from './limits.ts';
 import type { PhysicalMemory } from './physical-memory.ts';
 import { diskToMemory, memoryToDisk } from './sg-list.ts';
-import type { VirtioDevice } from './virtio-mmio.ts';
+import type { VirtioDevice } from './virtio-device.ts';
 import type { DeviceVirtqueue } from './virtqueue.ts';
 import * as S from './virtio-spec.ts';
 

@@ -28,39 +28,11 @@
 import { DRIVER_BUG_LOG_ENTRIES_MAX, REQUESTS_PER_RUN_MAX } from './limits.ts';
 import { hex, MemoryFault } from './physical-memory.ts';
 import type { PhysicalMemory } from './physical-memory.ts';
+import type { TransportHost, VirtioDevice } from './virtio-device.ts';
 import { ChainError, DeviceVirtqueue } from './virtqueue.ts';
-import type { ConfigField } from './virtio-spec.ts';
 import * as S from './virtio-spec.ts';
 
-/** One virtio device type behind the transport. */
-export interface VirtioDevice {
-  readonly deviceId: number;
-  readonly vendorId: number;
-  /** The 64 feature bits the device offers. */
-  readonly deviceFeatures: bigint;
-  readonly queueCount: number;
-  readonly queueSizeMax: number;
-  readonly configSizeBytes: number;
-  /** The config layout, used to check every driver access. */
-  readonly configFields: readonly ConfigField[];
-  /** Little-endian read of config bytes [offsetBytes, +width). */
-  configRead(offsetBytes: number, width: 1 | 2 | 4): number;
-  /** Returns false if the field cannot be written (the transport logs a driver bug). */
-  configWrite(offsetBytes: number, width: 1 | 2 | 4, value: number): boolean;
-  /** A reason to refuse FEATURES_OK for this accepted set, or null. */
-  checkFeatures(accepted: bigint): string | null;
-  /** FEATURES_OK was accepted with this set. */
-  featuresAccepted(accepted: bigint): void;
-  /** Completes up to `budget` available chains; throws ChainError/MemoryFault for guest faults. */
-  process(queueIndex: number, queue: DeviceVirtqueue, budget: number): void;
-  reset(): void;
-}
-
-/** What a transport needs from the machine: its own interrupt line and a work queue. */
-export interface TransportHost {
-  raiseInterrupt(): void;
-  defer(work: () => void): void;
-}
+export type { TransportHost, VirtioDevice } from './virtio-device.ts';
 
 type AddressField = 'descLow' | 'descHigh' | 'availLow' | 'availHigh' | 'usedLow' | 'usedHigh';
 
