@@ -1,0 +1,205 @@
+// Block cache: dirty blocks survive eviction pressure, concurrent reads coalesce into one
+// device read, a write racing a read wins, write-back failures surface and keep the block
+// dirty, 2Q keeps a re-referenced hot set through a scan; a model test with a slow device.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BlockCache, type CacheBacking } from '../../services/block/cache.ts';
+import { BLOCK_SIZE_BYTES } from '../../services/block/limits.ts';
+
+const B = BLOCK_SIZE_BYTES;
+
+function blockOf(tag: number): Uint8Array {
+  const b = new Uint8Array(B);
+  new DataView(b.buffer).setUint32(0, tag, true);
+  b[B - 1] = tag & 0xff;
+  return b;
+}
+const tagOf = (bytes: Uint8Array, i = 0) => new DataView(bytes.buffer, bytes.byteOffset + i * B).getUint32(0, true);
+
+/** A device whose requests complete only when the test says so (or at once with `auto`). */
+class FakeDevice implements CacheBacking {
+  readonly stored = new Map<number, Uint8Array>();
+  readonly reads: [number, number][] = [];
+  readonly writes: [number, number][] = [];
+  private held: (() => void)[] = [];
+  auto = true;
+  failWrites = false;
+
+  private gate(): Promise<void> {
+    if (this.auto) return Promise.resolve();
+    return new Promise((r) => this.held.push(r));
+  }
+  release(): void {
+    const h = this.held;
+    this.held = [];
+    for (const r of h) r();
+  }
+  get heldCount(): number {
+    return this.held.length;
+  }
+  async read(blockIndex: number, blockCount: number): Promise<Uint8Array> {
+    this.reads.push([blockIndex, blockCount]);
+    await this.gate();
+    const out = new Uint8Array(blockCount * B);
+    for (let i = 0; i < blockCount; i++) out.set(this.stored.get(blockIndex + i) ?? blockOf(0), i * B);
+    return out;
+  }
+  async write(blockIndex: number, data: Uint8Array): Promise<void> {
+    const copy = data.slice();
+    await this.gate();
+    if (this.failWrites) throw Object.assign(new Error('IOERR'), { code: 'IOERR' });
+    this.writes.push([blockIndex, copy.length / B]);
+    for (let i = 0; i < copy.length / B; i++) this.stored.set(blockIndex + i, copy.slice(i * B, (i + 1) * B));
+  }
+}
+
+const flushMicrotasks = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+describe('BlockCache', () => {
+  it('never loses a dirty block under eviction pressure, and stays within capacity', async () => {
+    const dev = new FakeDevice();
+    const cache = new BlockCache(dev, 16 * B);
+    for (let b = 0; b < 200; b++) await cache.write(b, blockOf(1000 + b), { dirty: true });
+    expect(cache.residentBlocks).toBeLessThanOrEqual(16);
+    await cache.writeBackAll();
+    for (let b = 0; b < 200; b++) expect(tagOf(dev.stored.get(b)!)).toBe(1000 + b);
+    expect(cache.stats().dirtyBlocks).toBe(0);
+    expect(cache.stats().writeBacks).toBeGreaterThanOrEqual(200);
+  });
+
+  it('makes writers wait (not lose data) while every block is dirty and write-backs are slow', async () => {
+    const dev = new FakeDevice();
+    dev.auto = false;
+    const cache = new BlockCache(dev, 16 * B);
+    const writes = [...Array(40).keys()].map((b) => cache.write(b, blockOf(7000 + b), { dirty: true }));
+    await flushMicrotasks();
+    expect(dev.heldCount).toBeGreaterThan(0); // write-backs started, writers blocked on them
+    expect(cache.stats().evictions).toBe(0); // nothing clean to evict: nothing evicted
+    while (dev.heldCount) {
+      dev.release();
+      await flushMicrotasks();
+    }
+    dev.auto = true;
+    await Promise.all(writes);
+    await cache.writeBackAll();
+    for (let b = 0; b < 40; b++) expect(tagOf(dev.stored.get(b)!)).toBe(7000 + b);
+  });
+
+  it('coalesces concurrent reads of the same blocks into one device read', async () => {
+    const dev = new FakeDevice();
+    dev.auto = false;
+    for (let b = 0; b < 10; b++) dev.stored.set(b, blockOf(b + 1));
+    const cache = new BlockCache(dev, 64 * B);
+    const r1 = cache.read(3, 1);
+    const r2 = cache.read(3, 1);
+    const r3 = cache.read(0, 10); // 3 is in flight: only [0,3) and [4,10) go to the device
+    await flushMicrotasks();
+    expect(dev.reads).toEqual([
+      [3, 1],
+      [0, 3],
+      [4, 6],
+    ]);
+    dev.release();
+    expect(tagOf(await r1)).toBe(4);
+    expect(tagOf(await r2)).toBe(4);
+    const all = await r3;
+    for (let i = 0; i < 10; i++) expect(tagOf(all, i)).toBe(i + 1);
+    const s = cache.stats();
+    expect([s.misses, s.coalesced]).toEqual([10, 2]);
+    await cache.read(3, 1);
+    expect(cache.stats().hits).toBe(1);
+    expect(dev.reads).toHaveLength(3);
+  });
+
+  it('lets a write that races a read win', async () => {
+    const dev = new FakeDevice();
+    dev.auto = false;
+    dev.stored.set(5, blockOf(1));
+    const cache = new BlockCache(dev, 64 * B);
+    const r = cache.read(5, 1);
+    await flushMicrotasks();
+    const w = cache.write(5, blockOf(2), { dirty: true });
+    dev.release();
+    await w;
+    expect(tagOf(await r)).toBe(2);
+    expect(tagOf(await cache.read(5, 1))).toBe(2);
+    expect(cache.isDirty(5)).toBe(true);
+  });
+
+  it('keeps a block dirty when its write-back fails, and reports the failure', async () => {
+    const dev = new FakeDevice();
+    const cache = new BlockCache(dev, 64 * B);
+    await cache.write(9, blockOf(9), { dirty: true });
+    dev.failWrites = true;
+    await expect(cache.writeBackAll()).rejects.toThrow('IOERR');
+    expect(cache.isDirty(9)).toBe(true);
+    dev.failWrites = false;
+    await cache.writeBackAll();
+    expect(cache.isDirty(9)).toBe(false);
+    expect(tagOf(dev.stored.get(9)!)).toBe(9);
+  });
+
+  it('keeps a re-referenced hot set through a one-pass scan (2Q)', async () => {
+    const dev = new FakeDevice();
+    const cache = new BlockCache(dev, 64 * B);
+    const hot = [...Array(8).keys()];
+    for (const b of hot) await cache.read(b, 1);
+    for (let b = 100; b < 164; b++) await cache.read(b, 1); // pushes the hot blocks out of A1in into the ghost list
+    for (const b of hot) await cache.read(b, 1); // ghost hits: the hot set moves to Am
+    expect(cache.stats().ghostHits).toBe(8);
+    const readsBefore = dev.reads.length;
+    for (let b = 2000; b < 2500; b++) await cache.read(b, 1); // a long scan
+    for (const b of hot) await cache.read(b, 1);
+    expect(dev.reads.length - readsBefore).toBe(500); // the scan missed; the hot set did not
+  });
+
+  it('agrees with a map model under random reads and writes over a slow device', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ write: fc.boolean(), dirty: fc.boolean(), block: fc.nat(40), count: fc.integer({ min: 1, max: 4 }), tag: fc.nat() }), { maxLength: 80 }),
+        fc.integer({ min: 16, max: 24 }),
+        async (ops, capacity) => {
+          const dev = new FakeDevice();
+          const cache = new BlockCache(dev, capacity * B);
+          const model = new Map<number, number>();
+          let pending: Promise<void>[] = [];
+          // A read may return the value at its start or any value written while it is in flight.
+          let inFlightReads: Map<number, Set<number>>[] = [];
+          for (const op of ops) {
+            if (op.write) {
+              const data = new Uint8Array(op.count * B);
+              for (let i = 0; i < op.count; i++) {
+                data.set(blockOf(op.tag + i), i * B);
+                model.set(op.block + i, op.tag + i);
+                for (const r of inFlightReads) r.get(op.block + i)?.add(op.tag + i);
+              }
+              // A clean write means "already durable": mirror that in the device.
+              if (!op.dirty) for (let i = 0; i < op.count; i++) dev.stored.set(op.block + i, blockOf(op.tag + i));
+              pending.push(cache.write(op.block, data, { dirty: op.dirty }));
+            } else {
+              const allowed = new Map([...Array(op.count).keys()].map((i) => [op.block + i, new Set([model.get(op.block + i) ?? 0])]));
+              inFlightReads.push(allowed);
+              pending.push(
+                cache.read(op.block, op.count).then((bytes) => {
+                  for (let i = 0; i < op.count; i++) expect(allowed.get(op.block + i)!.has(tagOf(bytes, i))).toBe(true);
+                }),
+              );
+            }
+            if (pending.length > 3) {
+              await Promise.all(pending);
+              pending = [];
+              inFlightReads = [];
+            }
+          }
+          await Promise.all(pending);
+          await cache.writeBackAll();
+          for (const [b, tag] of model) expect(tagOf(dev.stored.get(b)!)).toBe(tag);
+          expect(cache.residentBlocks).toBeLessThanOrEqual(capacity);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
