@@ -1,6 +1,6 @@
 // The device side of a split virtqueue, without the transport (§2.7).
 import { describe, expect, it } from 'vitest';
-import { PhysicalMemory } from '../../kernel/machine/physical-memory.ts';
+import { MemoryFault, PhysicalMemory } from '../../kernel/machine/physical-memory.ts';
 import { ChainError, DeviceVirtqueue } from '../../kernel/machine/virtqueue.ts';
 import * as S from '../../kernel/machine/virtio-spec.ts';
 
@@ -97,5 +97,16 @@ describe('DeviceVirtqueue', () => {
     expect(vq.interruptSuppressed).toBe(false);
     memory.write16(AVAIL + S.VIRTQ_AVAIL_FLAGS_OFFSET, S.VIRTQ_AVAIL_F_NO_INTERRUPT);
     expect(vq.interruptSuppressed).toBe(true);
+  });
+
+  it('ring indices go through checked, aligned, little-endian atomic accessors', () => {
+    const memory = new PhysicalMemory(4096);
+    memory.store16Release(0x10, 0x1_2345); // truncated to u16
+    expect(memory.read16(0x10)).toBe(0x2345);
+    expect(memory.bytes[0x10]).toBe(0x45);
+    memory.write16(0x20, 0xbeef);
+    expect(memory.load16Acquire(0x20)).toBe(0xbeef);
+    expect(() => memory.load16Acquire(0x21)).toThrow(MemoryFault);
+    expect(() => memory.store16Release(4096, 1)).toThrow(MemoryFault);
   });
 });
