@@ -2,6 +2,10 @@
  * Timer queue: a binary min-heap of deadlines, ordered by (deadlineMs, timerId) so two
  * timers due at the same instant always fire in the order they were set.
  * The kernel owns one; in virtual-clock mode it is the only thing that moves time.
+ *
+ * Every call arms a timeout that its reply almost always cancels, so cancel is O(1):
+ * the entry stays in the heap, dead, until it reaches the top or the heap is rebuilt
+ * (when dead entries outnumber live ones), which keeps the heap O(live) in size.
  */
 
 export interface TimerEntry {
@@ -13,15 +17,19 @@ export interface TimerEntry {
 
 export class TimerHeap {
   private heap: TimerEntry[] = [];
-  private readonly cancelled = new Set<number>();
+  private readonly live = new Set<number>();
 
   get size(): number {
-    return this.heap.length - this.cancelled.size;
+    return this.live.size;
   }
 
   push(entry: TimerEntry): void {
+    this.live.add(entry.timerId);
     this.heap.push(entry);
-    let i = this.heap.length - 1;
+    this.siftUp(this.heap.length - 1);
+  }
+
+  private siftUp(i: number): void {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!before(this.heap[i], this.heap[parent])) break;
@@ -31,12 +39,23 @@ export class TimerHeap {
   }
 
   cancel(timerId: number): void {
-    if (this.heap.some((e) => e.timerId === timerId)) this.cancelled.add(timerId);
+    if (!this.live.delete(timerId)) return;
+    if (this.heap.length > 64 && this.heap.length > 2 * this.live.size) this.rebuild();
   }
 
   /** Removes every timer of one owner (a stopped service). */
   cancelOwner(owner: string): void {
-    for (const e of this.heap) if (e.owner === owner) this.cancelled.add(e.timerId);
+    for (const e of this.heap) if (e.owner === owner) this.live.delete(e.timerId);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const entries = this.heap.filter((e) => this.live.has(e.timerId));
+    this.heap = [];
+    for (const e of entries) {
+      this.heap.push(e);
+      this.siftUp(this.heap.length - 1);
+    }
   }
 
   peekDeadlineMs(): number | undefined {
@@ -49,14 +68,12 @@ export class TimerHeap {
     this.skipCancelled();
     const top = this.heap[0];
     if (!top || top.deadlineMs > nowMs) return undefined;
+    this.live.delete(top.timerId);
     return this.pop();
   }
 
   private skipCancelled(): void {
-    while (this.heap.length && this.cancelled.has(this.heap[0].timerId)) {
-      this.cancelled.delete(this.heap[0].timerId);
-      this.pop();
-    }
+    while (this.heap.length && !this.live.has(this.heap[0].timerId)) this.pop();
   }
 
   private pop(): TimerEntry {
