@@ -12,6 +12,7 @@
  *   NOTFORMATTED the region holds no Axiom log (both anchor slots are zeros)
  *   PRUNED       a read asked for records before the newest checkpoint (space reused)
  *   CLOSED       the engine was closed
+ *   READONLY     the engine was opened read-only (inspection, fsck)
  *   BADARG       an argument out of range (a caller bug), named in the message
  */
 
@@ -27,6 +28,7 @@ export type AxiomErrorCode =
   | 'NOTFORMATTED'
   | 'PRUNED'
   | 'CLOSED'
+  | 'READONLY'
   | 'BADARG';
 
 export function axiomError(code: AxiomErrorCode, message: string): ServiceError {
