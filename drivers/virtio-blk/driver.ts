@@ -349,13 +349,14 @@ class VirtioBlkDriver {
     this.stats.interrupts++;
     const isr = this.regs.interruptStatus();
     this.regs.ackInterrupt(isr);
-    if (isr & V.VIRTIO_MMIO_INT_CONFIG && this.regs.status() & V.VIRTIO_STATUS_DEVICE_NEEDS_RESET) return this.recover();
+    // Completions first: a device that then asks for a reset still finished these.
     for (const { head } of this.queue.collect()) {
       const job = this.inFlight.get(head);
       if (!job) throw new Error(`virtio-blk: device completed descriptor ${head}, which is not in flight`);
       this.inFlight.delete(head);
       this.complete(job, this.slotView.getUint8(job.slot! * 17 + 16));
     }
+    if (isr & V.VIRTIO_MMIO_INT_CONFIG && this.regs.status() & V.VIRTIO_STATUS_DEVICE_NEEDS_RESET) return this.recover();
     this.kick();
   }
 
