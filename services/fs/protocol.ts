@@ -1,0 +1,368 @@
+/**
+ * The filesystem service's protocol: message shapes, validation, and a typed client.
+ * This file is all another service (the 9P server, the shell, tools) may import from
+ * services/fs.
+ *
+ * Designed to map one to one onto 9P2000.L: walk/lookup (Twalk), getattr/setattr,
+ * open (Tlopen) and create (Tlcreate) returning a handle, read/write at an offset on a
+ * handle, readdir with cookies (Treaddir offsets), mkdir, symlink, readlink, link,
+ * rename (Trenameat), unlink/rmdir (Tunlinkat), fsync, statfs, close (Tclunk).
+ * Inode numbers are qid paths; `dataVersion` is the qid version.
+ *
+ * Errors are values with POSIX errno names as codes (ENOENT, EEXIST, ENOTDIR, EISDIR,
+ * ENOTEMPTY, ENOSPC, EINVAL, ENAMETOOLONG, EXDEV, ELOOP, EBADF, EIO, ESTALE, EPERM,
+ * EFBIG, EROFS), so the 9P server can hand them to Linux unchanged.
+ *
+ * Names: 1..NAME_LENGTH_BYTES_MAX bytes of UTF-8, no '/', no NUL, not '.' or '..'
+ * (which walk and lookup resolve instead). Times are {sec, nsec} since the Unix epoch.
+ *
+ * Replies: getattr, setattr, lookup, resolve, mkdir, link, symlink, truncate -> Attr;
+ * walk -> WalkResult; create -> {attr, handle}; open -> {handle, attr};
+ * read -> {data}; write -> {countBytes}; readdir -> {entries, eof} (no '.' or '..');
+ * readlink -> {target}; statfs -> StatFs; close, fsync, rmdir, unlink, rename, sync -> {}.
+ *
+ * Semantics (POSIX, Linux flavour where POSIX leaves a choice): unlink of a directory is
+ * EISDIR; link to a directory is EPERM; rename replaces a file with a file and an empty
+ * directory with a directory, refuses a directory into its own subtree (EINVAL), and is a
+ * no-op when both names are links to one inode; an unlinked file stays readable and
+ * writable through open handles until the last one closes.
+ */
+import { ServiceError } from '../../kernel/errors.ts';
+import type { ServiceContext } from '../../kernel/service.ts';
+
+export const FS_ENDPOINT = 'fs';
+
+export const NAME_LENGTH_BYTES_MAX = 255;
+export const PATH_LENGTH_BYTES_MAX = 4096;
+export const SYMLINK_FOLLOW_MAX = 40;
+/** Largest single read or write; larger transfers are split by the caller. */
+export const IO_SIZE_BYTES_MAX = 4 * 1024 * 1024;
+/** Largest file size (2^50 bytes, 1 PiB: offsets stay exact in a double). */
+export const FILE_SIZE_BYTES_MAX = 2 ** 50;
+export const READDIR_ENTRIES_MAX = 4096;
+export const WALK_NAMES_MAX = 16; // as 9P's MAXWELEM
+
+export type Errno =
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'ENOTEMPTY'
+  | 'ENOSPC'
+  | 'EINVAL'
+  | 'ENAMETOOLONG'
+  | 'EXDEV'
+  | 'ELOOP'
+  | 'EBADF'
+  | 'EIO'
+  | 'ESTALE'
+  | 'EPERM'
+  | 'EFBIG'
+  | 'EROFS'
+  | 'EMFILE';
+
+export function fsError(code: Errno, message: string): ServiceError {
+  return new ServiceError(code, message);
+}
+
+export type FileType = 'file' | 'dir' | 'symlink';
+
+export interface Timespec {
+  sec: number;
+  nsec: number;
+}
+
+export interface Attr {
+  ino: number;
+  type: FileType;
+  /** Permission bits (0o7777); the type is in `type`. */
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  sizeBytes: number;
+  /** Space used, in 512-byte units (as stat's st_blocks). */
+  blockCount: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  /** Bumps on every change of content (the 9P qid version). */
+  dataVersion: number;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  type: FileType;
+  /** Pass back as `cookie` to continue after this entry. */
+  cookie: number;
+}
+
+export interface OpenFlags {
+  read?: boolean;
+  write?: boolean;
+  append?: boolean;
+  truncate?: boolean;
+}
+
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  sizeBytes?: number;
+  atime?: Timespec | 'now';
+  mtime?: Timespec | 'now';
+}
+
+export interface StatFs {
+  blockSizeBytes: number;
+  blockCount: number;
+  blocksFree: number;
+  fileCount: number;
+  filesFree: number;
+  nameLengthMax: number;
+}
+
+export interface WalkResult {
+  /** Attributes of each name walked, in order; shorter than `names` if a step failed. */
+  attrs: Attr[];
+  /** Why the walk stopped early (absent when every name was walked). */
+  error?: { code: Errno; message: string };
+}
+
+/** Every request, tagged by op. `ino` values come from earlier replies; ROOT_INO is the root. */
+export type FsRequest =
+  | { op: 'getattr'; ino: number }
+  | { op: 'setattr'; ino: number; set: SetAttr }
+  | { op: 'lookup'; parent: number; name: string }
+  | { op: 'walk'; ino: number; names: string[] }
+  | { op: 'resolve'; path: string; followLast?: boolean }
+  | { op: 'create'; parent: number; name: string; mode: number; uid?: number; gid?: number; flags?: OpenFlags }
+  | { op: 'open'; ino: number; flags: OpenFlags }
+  | { op: 'close'; handle: number }
+  | { op: 'read'; handle: number; offsetBytes: number; lengthBytes: number }
+  | { op: 'write'; handle: number; offsetBytes: number; data: Uint8Array }
+  | { op: 'truncate'; ino: number; sizeBytes: number }
+  | { op: 'fsync'; handle: number }
+  | { op: 'mkdir'; parent: number; name: string; mode: number; uid?: number; gid?: number }
+  | { op: 'rmdir'; parent: number; name: string }
+  | { op: 'unlink'; parent: number; name: string }
+  | { op: 'readdir'; ino: number; cookie: number; limit: number }
+  | { op: 'rename'; parent: number; name: string; newParent: number; newName: string }
+  | { op: 'link'; ino: number; parent: number; name: string }
+  | { op: 'symlink'; parent: number; name: string; target: string; uid?: number; gid?: number }
+  | { op: 'readlink'; ino: number }
+  | { op: 'statfs' }
+  | { op: 'sync' };
+
+export type FsOp = FsRequest['op'];
+
+export const ROOT_INO = 1;
+
+// ---- validation ------------------------------------------------------------------------
+
+function bad(what: string): never {
+  throw new ServiceError('EINVAL', what);
+}
+
+function uint(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) bad(`${what} must be an integer in [0, ${max}]`);
+  return v;
+}
+
+function bool(v: unknown, what: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') bad(`${what} must be a boolean`);
+  return v;
+}
+
+const encoder = new TextEncoder();
+
+/** Checks a directory entry name; EINVAL or ENAMETOOLONG naming the problem. */
+export function checkName(v: unknown, what = 'name'): string {
+  if (typeof v !== 'string') bad(`${what} must be a string`);
+  if (v.length === 0) bad(`${what} is empty`);
+  if (v === '.' || v === '..') bad(`${what} may not be '.' or '..'`);
+  if (v.includes('/')) bad(`${what} contains '/'`);
+  if (v.includes('\0')) bad(`${what} contains NUL`);
+  if (encoder.encode(v).length > NAME_LENGTH_BYTES_MAX) throw new ServiceError('ENAMETOOLONG', `${what} is longer than ${NAME_LENGTH_BYTES_MAX} bytes`);
+  return v;
+}
+
+/** Like checkName, but '.' and '..' are allowed (walk and lookup resolve them). */
+function walkName(v: unknown, what: string): string {
+  if (v === '.' || v === '..') return v;
+  return checkName(v, what);
+}
+
+function time(v: unknown, what: string): Timespec | 'now' | undefined {
+  if (v === undefined || v === 'now') return v;
+  const t = v as Timespec;
+  if (!t || typeof t !== 'object') bad(`${what} must be {sec, nsec} or 'now'`);
+  return { sec: uint(t.sec, `${what}.sec`), nsec: uint(t.nsec, `${what}.nsec`, 999_999_999) };
+}
+
+function flags(v: unknown): OpenFlags {
+  const f = (v ?? {}) as Record<string, unknown>;
+  if (typeof f !== 'object') bad('flags must be a map');
+  return { read: bool(f.read, 'flags.read'), write: bool(f.write, 'flags.write'), append: bool(f.append, 'flags.append'), truncate: bool(f.truncate, 'flags.truncate') };
+}
+
+function owner(b: Record<string, unknown>): { uid?: number; gid?: number } {
+  return { uid: b.uid === undefined ? undefined : uint(b.uid, 'uid', 0xffffffff), gid: b.gid === undefined ? undefined : uint(b.gid, 'gid', 0xffffffff) };
+}
+
+/** Validates a request body for `op`; throws EINVAL (or ENAMETOOLONG) naming the field. */
+export function parseFsRequest(op: string, body: unknown): FsRequest {
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (typeof b !== 'object' || Array.isArray(b)) bad(`${op}: body must be a map`);
+  switch (op) {
+    case 'getattr':
+    case 'readlink':
+      return { op, ino: uint(b.ino, 'ino') };
+    case 'setattr': {
+      const s = (b.set ?? {}) as Record<string, unknown>;
+      if (typeof s !== 'object') bad('set must be a map');
+      const set: SetAttr = {};
+      if (s.mode !== undefined) set.mode = uint(s.mode, 'set.mode', 0o7777);
+      if (s.uid !== undefined) set.uid = uint(s.uid, 'set.uid', 0xffffffff);
+      if (s.gid !== undefined) set.gid = uint(s.gid, 'set.gid', 0xffffffff);
+      if (s.sizeBytes !== undefined) set.sizeBytes = uint(s.sizeBytes, 'set.sizeBytes');
+      if (s.atime !== undefined) set.atime = time(s.atime, 'set.atime');
+      if (s.mtime !== undefined) set.mtime = time(s.mtime, 'set.mtime');
+      return { op, ino: uint(b.ino, 'ino'), set };
+    }
+    case 'lookup':
+      return { op, parent: uint(b.parent, 'parent'), name: walkName(b.name, 'name') };
+    case 'walk': {
+      if (!Array.isArray(b.names) || b.names.length > WALK_NAMES_MAX) bad(`names must be an array of at most ${WALK_NAMES_MAX}`);
+      return { op, ino: uint(b.ino, 'ino'), names: b.names.map((n, i) => walkName(n, `names[${i}]`)) };
+    }
+    case 'resolve': {
+      if (typeof b.path !== 'string' || b.path.length === 0) bad('path must be a non-empty string');
+      if (encoder.encode(b.path).length > PATH_LENGTH_BYTES_MAX) throw new ServiceError('ENAMETOOLONG', `path is longer than ${PATH_LENGTH_BYTES_MAX} bytes`);
+      if (b.path.includes('\0')) bad('path contains NUL');
+      return { op, path: b.path, followLast: bool(b.followLast, 'followLast') };
+    }
+    case 'create':
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), mode: uint(b.mode, 'mode', 0o7777), ...owner(b), flags: flags(b.flags) };
+    case 'open':
+      return { op, ino: uint(b.ino, 'ino'), flags: flags(b.flags) };
+    case 'close':
+    case 'fsync':
+      return { op, handle: uint(b.handle, 'handle') };
+    case 'read':
+      return { op, handle: uint(b.handle, 'handle'), offsetBytes: uint(b.offsetBytes, 'offsetBytes'), lengthBytes: uint(b.lengthBytes, 'lengthBytes', IO_SIZE_BYTES_MAX) };
+    case 'write': {
+      if (!(b.data instanceof Uint8Array)) bad('data must be bytes');
+      if (b.data.length > IO_SIZE_BYTES_MAX) bad(`data is larger than ${IO_SIZE_BYTES_MAX} bytes`);
+      return { op, handle: uint(b.handle, 'handle'), offsetBytes: uint(b.offsetBytes, 'offsetBytes'), data: b.data };
+    }
+    case 'truncate':
+      return { op, ino: uint(b.ino, 'ino'), sizeBytes: uint(b.sizeBytes, 'sizeBytes') };
+    case 'mkdir':
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), mode: uint(b.mode, 'mode', 0o7777), ...owner(b) };
+    case 'rmdir':
+    case 'unlink':
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name) };
+    case 'readdir':
+      return { op, ino: uint(b.ino, 'ino'), cookie: uint(b.cookie, 'cookie'), limit: uint(b.limit, 'limit', READDIR_ENTRIES_MAX) };
+    case 'rename':
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), newParent: uint(b.newParent, 'newParent'), newName: checkName(b.newName, 'newName') };
+    case 'link':
+      return { op, ino: uint(b.ino, 'ino'), parent: uint(b.parent, 'parent'), name: checkName(b.name) };
+    case 'symlink': {
+      if (typeof b.target !== 'string' || b.target.length === 0) bad('target must be a non-empty string');
+      if (b.target.includes('\0')) bad('target contains NUL');
+      if (encoder.encode(b.target).length > PATH_LENGTH_BYTES_MAX) throw new ServiceError('ENAMETOOLONG', 'target is too long');
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), target: b.target, ...owner(b) };
+    }
+    case 'statfs':
+    case 'sync':
+      return { op };
+    default:
+      throw new ServiceError('BADOP', `fs has no op '${op}'`);
+  }
+}
+
+// ---- client ----------------------------------------------------------------------------
+
+/** Typed client over a context whose manifest names the fs endpoint. Errors throw ServiceError with an errno code. */
+export class FsClient {
+  constructor(
+    private readonly ctx: ServiceContext,
+    readonly endpoint: string = FS_ENDPOINT,
+  ) {}
+
+  private call<T>(op: FsOp, body: Record<string, unknown>): Promise<T> {
+    return this.ctx.call<T>(this.endpoint, op, body);
+  }
+
+  getattr(ino: number): Promise<Attr> {
+    return this.call('getattr', { ino });
+  }
+  setattr(ino: number, set: SetAttr): Promise<Attr> {
+    return this.call('setattr', { ino, set });
+  }
+  lookup(parent: number, name: string): Promise<Attr> {
+    return this.call('lookup', { parent, name });
+  }
+  walk(ino: number, names: string[]): Promise<WalkResult> {
+    return this.call('walk', { ino, names });
+  }
+  /** Absolute path from the root; symlinks are followed except, with followLast false, the last. */
+  resolve(path: string, followLast = true): Promise<Attr> {
+    return this.call('resolve', { path, followLast });
+  }
+  create(parent: number, name: string, mode: number, flags: OpenFlags = { read: true, write: true }, owner: { uid?: number; gid?: number } = {}): Promise<{ attr: Attr; handle: number }> {
+    return this.call('create', { parent, name, mode, flags, ...owner });
+  }
+  open(ino: number, flags: OpenFlags): Promise<{ handle: number; attr: Attr }> {
+    return this.call('open', { ino, flags });
+  }
+  async close(handle: number): Promise<void> {
+    await this.call('close', { handle });
+  }
+  async read(handle: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    return (await this.call<{ data: Uint8Array }>('read', { handle, offsetBytes, lengthBytes })).data;
+  }
+  async write(handle: number, offsetBytes: number, data: Uint8Array): Promise<number> {
+    return (await this.call<{ countBytes: number }>('write', { handle, offsetBytes, data })).countBytes;
+  }
+  truncate(ino: number, sizeBytes: number): Promise<Attr> {
+    return this.call('truncate', { ino, sizeBytes });
+  }
+  async fsync(handle: number): Promise<void> {
+    await this.call('fsync', { handle });
+  }
+  mkdir(parent: number, name: string, mode = 0o755, owner: { uid?: number; gid?: number } = {}): Promise<Attr> {
+    return this.call('mkdir', { parent, name, mode, ...owner });
+  }
+  async rmdir(parent: number, name: string): Promise<void> {
+    await this.call('rmdir', { parent, name });
+  }
+  async unlink(parent: number, name: string): Promise<void> {
+    await this.call('unlink', { parent, name });
+  }
+  readdir(ino: number, cookie = 0, limit = 256): Promise<{ entries: DirEntry[]; eof: boolean }> {
+    return this.call('readdir', { ino, cookie, limit });
+  }
+  async rename(parent: number, name: string, newParent: number, newName: string): Promise<void> {
+    await this.call('rename', { parent, name, newParent, newName });
+  }
+  link(ino: number, parent: number, name: string): Promise<Attr> {
+    return this.call('link', { ino, parent, name });
+  }
+  symlink(parent: number, name: string, target: string, owner: { uid?: number; gid?: number } = {}): Promise<Attr> {
+    return this.call('symlink', { parent, name, target, ...owner });
+  }
+  async readlink(ino: number): Promise<string> {
+    return (await this.call<{ target: string }>('readlink', { ino })).target;
+  }
+  statfs(): Promise<StatFs> {
+    return this.call('statfs', {});
+  }
+  async sync(): Promise<void> {
+    await this.call('sync', {});
+  }
+}

@@ -1,0 +1,475 @@
+/**
+ * The reference model of the filesystem protocol: a deliberately plain, synchronous,
+ * in-memory POSIX tree, written for obviousness rather than speed. Property tests run the
+ * same operations against services/fs and this model and compare every reply and the
+ * final tree; the 9P server's tests use it as a stand-in filesystem service.
+ *
+ * Files hold their bytes in one Uint8Array (sizes in tests are small). Times come from an
+ * injected clock so two models fed the same operations agree exactly.
+ */
+import { ServiceError } from '../../kernel/errors.ts';
+import type { Manifest } from '../../kernel/service.ts';
+import {
+  FILE_SIZE_BYTES_MAX,
+  FS_ENDPOINT,
+  NAME_LENGTH_BYTES_MAX,
+  ROOT_INO,
+  SYMLINK_FOLLOW_MAX,
+  parseFsRequest,
+  type Attr,
+  type DirEntry,
+  type Errno,
+  type FileType,
+  type FsRequest,
+  type OpenFlags,
+  type StatFs,
+  type Timespec,
+  type WalkResult,
+} from '../../services/fs/protocol.ts';
+
+interface Node {
+  ino: number;
+  type: FileType;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  data: Uint8Array; // file contents
+  target: string; // symlink target
+  entries: Map<string, { ino: number; cookie: number }>; // directory entries
+  parent: number; // directories only
+  nextCookie: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+  dataVersion: number;
+  openCount: number;
+}
+
+interface Handle {
+  ino: number;
+  flags: OpenFlags;
+}
+
+function err(code: Errno, message: string): never {
+  throw new ServiceError(code, message);
+}
+
+export class FsModel {
+  readonly nodes = new Map<number, Node>();
+  private readonly handles = new Map<number, Handle>();
+  private nextIno = ROOT_INO + 1;
+  private nextHandle = 1;
+
+  constructor(private readonly now: () => Timespec = () => ({ sec: 0, nsec: 0 })) {
+    this.nodes.set(ROOT_INO, this.newNode(ROOT_INO, 'dir', 0o755, 0, 0));
+    this.node(ROOT_INO).parent = ROOT_INO;
+  }
+
+  private newNode(ino: number, type: FileType, mode: number, uid: number, gid: number): Node {
+    const t = this.now();
+    return {
+      ino,
+      type,
+      mode,
+      uid,
+      gid,
+      nlink: type === 'dir' ? 2 : 1,
+      data: new Uint8Array(0),
+      target: '',
+      entries: new Map(),
+      parent: 0,
+      nextCookie: 1,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      dataVersion: 0,
+      openCount: 0,
+    };
+  }
+
+  private node(ino: number): Node {
+    const n = this.nodes.get(ino);
+    if (!n) err('ESTALE', `no inode ${ino}`);
+    return n;
+  }
+
+  private dir(ino: number): Node {
+    const n = this.node(ino);
+    if (n.type !== 'dir') err('ENOTDIR', `inode ${ino} is not a directory`);
+    return n;
+  }
+
+  attr(ino: number): Attr {
+    const n = this.node(ino);
+    const sizeBytes = n.type === 'file' ? n.data.length : n.type === 'symlink' ? new TextEncoder().encode(n.target).length : n.entries.size;
+    return {
+      ino: n.ino,
+      type: n.type,
+      mode: n.mode,
+      uid: n.uid,
+      gid: n.gid,
+      nlink: n.nlink,
+      sizeBytes,
+      blockCount: n.type === 'file' ? Math.ceil(countNonZeroBlocks(n.data) * 8) : 0,
+      atime: n.atime,
+      mtime: n.mtime,
+      ctime: n.ctime,
+      dataVersion: n.dataVersion,
+    };
+  }
+
+  private touch(n: Node, data: boolean): void {
+    const t = this.now();
+    n.ctime = t;
+    if (data) {
+      n.mtime = t;
+      n.dataVersion++;
+    }
+  }
+
+  private child(parent: number, name: string): number | undefined {
+    const d = this.dir(parent);
+    if (name === '.') return d.ino;
+    if (name === '..') return d.parent;
+    return d.entries.get(name)?.ino;
+  }
+
+  private addEntry(d: Node, name: string, ino: number): void {
+    d.entries.set(name, { ino, cookie: d.nextCookie++ });
+    this.touch(d, true);
+  }
+
+  private dropLink(n: Node): void {
+    n.nlink--;
+    this.touch(n, false);
+    this.collect(n);
+  }
+
+  /** Frees an inode nobody links to or holds open. */
+  private collect(n: Node): void {
+    const dead = n.type === 'dir' ? n.nlink <= 1 : n.nlink === 0;
+    if (dead && n.openCount === 0) this.nodes.delete(n.ino);
+  }
+
+  private create(parent: number, name: string, type: FileType, mode: number, uid = 0, gid = 0): Node {
+    const d = this.dir(parent);
+    if (d.nlink < 2) err('ENOENT', 'directory was removed');
+    if (d.entries.has(name)) err('EEXIST', `'${name}' exists`);
+    const n = this.newNode(this.nextIno++, type, mode, uid, gid);
+    this.nodes.set(n.ino, n);
+    this.addEntry(d, name, n.ino);
+    if (type === 'dir') {
+      n.parent = d.ino;
+      d.nlink++;
+    }
+    return n;
+  }
+
+  private isAncestor(ancestor: number, ino: number): boolean {
+    for (let cur = ino, steps = 0; steps < 1_000_000; steps++) {
+      if (cur === ancestor) return true;
+      if (cur === ROOT_INO) return false;
+      cur = this.node(cur).parent;
+    }
+    throw new Error('model: cycle in parent chain');
+  }
+
+  private handle(h: number): Handle {
+    const handle = this.handles.get(h);
+    if (!handle) err('EBADF', `no handle ${h}`);
+    return handle;
+  }
+
+  private resize(n: Node, sizeBytes: number): void {
+    if (sizeBytes > FILE_SIZE_BYTES_MAX) err('EFBIG', `size ${sizeBytes} is past the limit`);
+    if (sizeBytes === n.data.length) return;
+    const next = new Uint8Array(sizeBytes);
+    next.set(n.data.subarray(0, Math.min(sizeBytes, n.data.length)));
+    n.data = next;
+  }
+
+  /** Applies one validated request; returns the reply or throws a ServiceError with an errno. */
+  apply(req: FsRequest): unknown {
+    switch (req.op) {
+      case 'getattr':
+        return this.attr(req.ino);
+      case 'setattr': {
+        const n = this.node(req.ino);
+        const s = req.set;
+        if (s.sizeBytes !== undefined) {
+          if (n.type === 'dir') err('EISDIR', 'cannot set the size of a directory');
+          if (n.type !== 'file') err('EINVAL', 'cannot set the size of a symlink');
+          this.resize(n, s.sizeBytes);
+          this.touch(n, true);
+        }
+        if (s.mode !== undefined) n.mode = s.mode;
+        if (s.uid !== undefined) n.uid = s.uid;
+        if (s.gid !== undefined) n.gid = s.gid;
+        if (s.atime !== undefined) n.atime = s.atime === 'now' ? this.now() : s.atime;
+        if (s.mtime !== undefined) n.mtime = s.mtime === 'now' ? this.now() : s.mtime;
+        n.ctime = this.now();
+        return this.attr(n.ino);
+      }
+      case 'lookup': {
+        const ino = this.child(req.parent, req.name);
+        if (ino === undefined) err('ENOENT', `'${req.name}' not found`);
+        return this.attr(ino);
+      }
+      case 'walk': {
+        const out: WalkResult = { attrs: [] };
+        let cur = req.ino;
+        this.node(cur);
+        for (const name of req.names) {
+          try {
+            const ino = this.child(cur, name);
+            if (ino === undefined) err('ENOENT', `'${name}' not found`);
+            cur = ino;
+            out.attrs.push(this.attr(cur));
+          } catch (e) {
+            if (out.attrs.length === 0 || !(e instanceof ServiceError)) throw e;
+            out.error = { code: e.code as Errno, message: e.message };
+            break;
+          }
+        }
+        return out;
+      }
+      case 'resolve':
+        return this.attr(this.resolve(req.path, req.followLast !== false));
+      case 'create': {
+        const n = this.create(req.parent, req.name, 'file', req.mode, req.uid, req.gid);
+        const handle = this.open(n, req.flags ?? { read: true, write: true });
+        return { attr: this.attr(n.ino), handle };
+      }
+      case 'open': {
+        const n = this.node(req.ino);
+        if (n.type === 'symlink') err('ELOOP', 'cannot open a symlink');
+        if (n.type === 'dir' && (req.flags.write || req.flags.truncate || req.flags.append)) err('EISDIR', 'cannot open a directory for writing');
+        if (req.flags.truncate && n.type === 'file' && req.flags.write) {
+          this.resize(n, 0);
+          this.touch(n, true);
+        }
+        return { handle: this.open(n, req.flags), attr: this.attr(n.ino) };
+      }
+      case 'close': {
+        const h = this.handle(req.handle);
+        this.handles.delete(req.handle);
+        const n = this.nodes.get(h.ino);
+        if (n) {
+          n.openCount--;
+          this.collect(n);
+        }
+        return {};
+      }
+      case 'read': {
+        const h = this.handle(req.handle);
+        const n = this.node(h.ino);
+        if (n.type === 'dir') err('EISDIR', 'read of a directory');
+        if (!h.flags.read) err('EBADF', 'handle is not open for reading');
+        const end = Math.min(n.data.length, req.offsetBytes + req.lengthBytes);
+        return { data: req.offsetBytes >= end ? new Uint8Array(0) : n.data.slice(req.offsetBytes, end) };
+      }
+      case 'write': {
+        const h = this.handle(req.handle);
+        const n = this.node(h.ino);
+        if (!h.flags.write && !h.flags.append) err('EBADF', 'handle is not open for writing');
+        const offset = h.flags.append ? n.data.length : req.offsetBytes;
+        if (offset + req.data.length > FILE_SIZE_BYTES_MAX) err('EFBIG', 'write past the size limit');
+        if (req.data.length === 0) return { countBytes: 0 };
+        if (offset + req.data.length > n.data.length) this.resize(n, offset + req.data.length);
+        n.data.set(req.data, offset);
+        this.touch(n, true);
+        return { countBytes: req.data.length };
+      }
+      case 'truncate': {
+        const n = this.node(req.ino);
+        if (n.type === 'dir') err('EISDIR', 'truncate of a directory');
+        if (n.type !== 'file') err('EINVAL', 'truncate of a symlink');
+        this.resize(n, req.sizeBytes);
+        this.touch(n, true);
+        return this.attr(n.ino);
+      }
+      case 'fsync':
+        this.handle(req.handle);
+        return {};
+      case 'mkdir':
+        return this.attr(this.create(req.parent, req.name, 'dir', req.mode, req.uid, req.gid).ino);
+      case 'symlink': {
+        const n = this.create(req.parent, req.name, 'symlink', 0o777, req.uid, req.gid);
+        n.target = req.target;
+        return this.attr(n.ino);
+      }
+      case 'readlink': {
+        const n = this.node(req.ino);
+        if (n.type !== 'symlink') err('EINVAL', 'not a symlink');
+        return { target: n.target };
+      }
+      case 'link': {
+        const n = this.node(req.ino);
+        if (n.type === 'dir') err('EPERM', 'hard link to a directory');
+        if (n.nlink === 0) err('ENOENT', 'inode was unlinked');
+        const d = this.dir(req.parent);
+        if (d.entries.has(req.name)) err('EEXIST', `'${req.name}' exists`);
+        this.addEntry(d, req.name, n.ino);
+        n.nlink++;
+        this.touch(n, false);
+        return this.attr(n.ino);
+      }
+      case 'unlink': {
+        const d = this.dir(req.parent);
+        const e = d.entries.get(req.name);
+        if (!e) err('ENOENT', `'${req.name}' not found`);
+        const n = this.node(e.ino);
+        if (n.type === 'dir') err('EISDIR', `'${req.name}' is a directory`);
+        d.entries.delete(req.name);
+        this.touch(d, true);
+        this.dropLink(n);
+        return {};
+      }
+      case 'rmdir': {
+        const d = this.dir(req.parent);
+        const e = d.entries.get(req.name);
+        if (!e) err('ENOENT', `'${req.name}' not found`);
+        const n = this.node(e.ino);
+        if (n.type !== 'dir') err('ENOTDIR', `'${req.name}' is not a directory`);
+        if (n.entries.size) err('ENOTEMPTY', `'${req.name}' is not empty`);
+        d.entries.delete(req.name);
+        d.nlink--;
+        this.touch(d, true);
+        n.nlink = 0;
+        this.collect(n);
+        return {};
+      }
+      case 'readdir': {
+        const d = this.dir(req.ino);
+        const all: DirEntry[] = [...d.entries].map(([name, e]) => ({ name, ino: e.ino, type: this.node(e.ino).type, cookie: e.cookie }));
+        all.sort((a, b) => a.cookie - b.cookie);
+        const after = all.filter((e) => e.cookie > req.cookie);
+        return { entries: after.slice(0, req.limit), eof: after.length <= req.limit };
+      }
+      case 'rename':
+        this.rename(req.parent, req.name, req.newParent, req.newName);
+        return {};
+      case 'statfs': {
+        const s: StatFs = { blockSizeBytes: 4096, blockCount: 1 << 20, blocksFree: 1 << 20, fileCount: this.nodes.size, filesFree: 1 << 20, nameLengthMax: NAME_LENGTH_BYTES_MAX };
+        return s;
+      }
+      case 'sync':
+        return {};
+    }
+  }
+
+  private open(n: Node, flags: OpenFlags): number {
+    const h = this.nextHandle++;
+    this.handles.set(h, { ino: n.ino, flags: { ...flags } });
+    n.openCount++;
+    return h;
+  }
+
+  private rename(parent: number, name: string, newParent: number, newName: string): void {
+    const from = this.dir(parent);
+    const to = this.dir(newParent);
+    const src = from.entries.get(name);
+    if (!src) err('ENOENT', `'${name}' not found`);
+    const n = this.node(src.ino);
+    const dst = to.entries.get(newName);
+    if (dst && dst.ino === src.ino) return; // two links to one inode: nothing to do
+    if (n.type === 'dir' && this.isAncestor(n.ino, to.ino)) err('EINVAL', 'cannot move a directory into itself');
+    if (dst) {
+      const old = this.node(dst.ino);
+      if (n.type === 'dir' && old.type !== 'dir') err('ENOTDIR', `'${newName}' is not a directory`);
+      if (n.type !== 'dir' && old.type === 'dir') err('EISDIR', `'${newName}' is a directory`);
+      if (old.type === 'dir' && old.entries.size) err('ENOTEMPTY', `'${newName}' is not empty`);
+      to.entries.delete(newName);
+      if (old.type === 'dir') {
+        to.nlink--;
+        old.nlink = 0;
+        this.collect(old);
+      } else this.dropLink(old);
+    }
+    from.entries.delete(name);
+    this.touch(from, true);
+    this.addEntry(to, newName, n.ino);
+    if (n.type === 'dir' && from !== to) {
+      from.nlink--;
+      to.nlink++;
+      n.parent = to.ino;
+    }
+    this.touch(n, false);
+  }
+
+  private resolve(path: string, followLast: boolean): number {
+    if (!path.startsWith('/')) err('EINVAL', 'path must be absolute');
+    let follows = 0;
+    const walk = (start: number, parts: string[]): number => {
+      let cur = start;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i];
+        if (part === '' || part === '.') continue;
+        const next = this.child(cur, part);
+        if (next === undefined) err('ENOENT', `'${part}' not found`);
+        const n = this.node(next);
+        if (n.type === 'symlink' && (followLast || i < parts.length - 1)) {
+          if (++follows > SYMLINK_FOLLOW_MAX) err('ELOOP', 'too many symbolic links');
+          const base = n.target.startsWith('/') ? ROOT_INO : cur;
+          cur = walk(base, n.target.split('/'));
+        } else cur = next;
+      }
+      return cur;
+    };
+    return walk(ROOT_INO, path.split('/'));
+  }
+
+  /** A canonical dump of the tree reachable from the root: path -> type, mode, size, content hash, nlink. */
+  dump(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const visit = (ino: number, path: string) => {
+      const n = this.node(ino);
+      const a = this.attr(ino);
+      const detail = n.type === 'file' ? fingerprint(n.data) : n.type === 'symlink' ? `-> ${n.target}` : '';
+      out[path || '/'] = `${n.type} ${a.mode.toString(8)} ${a.sizeBytes} nlink=${a.nlink} ${detail}`.trim();
+      if (n.type === 'dir') for (const [name, e] of [...n.entries].sort()) visit(e.ino, `${path}/${name}`);
+    };
+    visit(ROOT_INO, '');
+    return out;
+  }
+}
+
+function countNonZeroBlocks(data: Uint8Array): number {
+  let blocks = 0;
+  for (let off = 0; off < data.length; off += 4096) {
+    const end = Math.min(data.length, off + 4096);
+    for (let i = off; i < end; i++) {
+      if (data[i] !== 0) {
+        blocks++;
+        break;
+      }
+    }
+  }
+  return blocks;
+}
+
+/** A short, stable content fingerprint (FNV-1a over the bytes) for tree dumps. */
+export function fingerprint(data: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193);
+  return `${data.length}:${(h >>> 0).toString(16)}`;
+}
+
+/** The model as a service behind the fs protocol (for the 9P server's tests). */
+export function modelFsManifest(name = 'fs-model', endpoint = FS_ENDPOINT): Manifest {
+  return {
+    name,
+    provides: [endpoint],
+    calls: [],
+    service: {
+      start: (ctx) => {
+        const model = new FsModel(() => {
+          const ms = 1_700_000_000_000 + ctx.clock.nowMs();
+          return { sec: Math.floor(ms / 1000), nsec: Math.round((ms % 1000) * 1e6) };
+        });
+        return { handle: (req) => model.apply(parseFsRequest(req.op, req.body)) };
+      },
+    },
+  };
+}
