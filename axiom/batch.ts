@@ -48,6 +48,8 @@ export interface SealedTxn {
   /** Logical position and chain predecessor of its first record. */
   pos: number;
   prevHash: Uint8Array;
+  /** Chain hash of each of its records, the Commit's last. */
+  hashes: Uint8Array[];
 }
 
 export interface BuiltBatch {
@@ -89,9 +91,11 @@ export function buildBatch(proposals: readonly Proposal[], start: BatchStart): B
   let prevHash = start.prevHash;
   let recordCount = 0;
   const sealed: SealedTxn[] = [];
+  let hashes: Uint8Array[] = [];
   const put = (typeCode: number, txid: number, payload: Uint8Array) => {
     start.onRecord?.(seq, pos, prevHash);
     prevHash = writeFrame(buffer, pos - alignedStartPos, { seq, txid, epoch: start.epoch, typeCode, payload }, prevHash, start.hasher);
+    hashes.push(prevHash);
     pos += frameFootprintBytes(payload.length);
     seq++;
     recordCount++;
@@ -100,10 +104,11 @@ export function buildBatch(proposals: readonly Proposal[], start: BatchStart): B
     const txPos = pos;
     const txPrev = prevHash;
     const txid = seq;
+    hashes = [];
     for (const r of p.records) put(r.code, txid, r.payloadBytes);
     put(COMMIT_CODE, txid, p.commitPayload);
     assert(pos - txPos === p.footprintBytes, `transaction ${txid} took the bytes it was sized for`);
-    sealed.push({ proposal: p, receipt: { txid, firstSeq: txid, commitSeq: seq - 1 }, pos: txPos, prevHash: txPrev });
+    sealed.push({ proposal: p, receipt: { txid, firstSeq: txid, commitSeq: seq - 1 }, pos: txPos, prevHash: txPrev, hashes });
   }
   assert(pos === start.tailPos + totalBytes && pos - alignedStartPos <= buffer.length, 'the batch fills its buffer exactly');
   return { alignedStartPos, buffer, endPos: pos, nextSeq: seq, lastHash: prevHash, recordCount, sealed };

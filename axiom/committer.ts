@@ -263,7 +263,7 @@ export class GroupCommitter {
       commitSeq: t.receipt.commitSeq,
       records: t.proposal.records.map((r, i) => {
         const seq = t.receipt.firstSeq + i;
-        return { seq, txid: t.receipt.txid, ...decodeRecordPayload(r.code, r.payloadBytes, seq) } as LogRecord;
+        return { seq, txid: t.receipt.txid, ...decodeRecordPayload(r.code, r.payloadBytes, seq), hash: t.hashes[i] } as LogRecord;
       }),
     }));
     for (const listener of this.listeners) {

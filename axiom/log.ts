@@ -42,6 +42,7 @@ import { Ring } from './ring.ts';
 import { scanLog, type ScanResult } from './scan.ts';
 import { SeqIndex } from './seq-index.ts';
 
+export type { Anchor } from './anchor.ts';
 export type { CommitReceipt } from './batch.ts';
 export type { CommitListener, CommittedTransaction, EngineState } from './committer.ts';
 export type { VerifyReport } from './reader.ts';
@@ -338,6 +339,12 @@ export class AxiomLog {
     const a = this.s.anchor;
     const start = { pos: a.startPos, seq: a.startSeq, prevHash: a.startPrevHash, checkpoint: a.checkpointSeq !== 0, epochMax: a.epoch };
     return verifyLog(this.ring, this.cfg.hasher, start, this.s.nextSeq - 1, this.s.lastHash);
+  }
+
+  /** The anchor in force: where recovery starts and the chain hash carried across the newest checkpoint. */
+  anchorInfo(): Readonly<Anchor> {
+    const a = this.s.anchor;
+    return { ...a, logId: Uint8Array.from(a.logId), startPrevHash: Uint8Array.from(a.startPrevHash) };
   }
 
   get committedSeq(): number {

@@ -55,7 +55,7 @@ export async function readRecords(view: ReadView, fromSeq: number, limitRecords 
       if (out.length > 0 && payloadBytes + frame.payload.length > READ_SIZE_BYTES_MAX) break;
       payloadBytes += frame.payload.length;
       const { type, payload } = decodeRecordPayload(frame.typeCode, frame.payload, seq);
-      out.push({ seq, txid: frame.txid, type, payload } as LogRecord);
+      out.push({ seq, txid: frame.txid, type, payload, hash: Uint8Array.from(frame.hash) } as LogRecord);
     }
     prevHash = Uint8Array.from(frame.hash);
     pos += frameFootprintBytes(frame.payload.length);

@@ -224,9 +224,9 @@ export interface PreparedRecord {
   readonly payloadBytes: Uint8Array;
 }
 
-/** A committed record as readers see it. */
+/** A committed record as readers see it; `hash` is its chain hash (FORMAT.md). */
 export type LogRecord = {
-  [K in RecordTypeName]: { seq: number; txid: number; type: K; payload: RecordPayloads[K] };
+  [K in RecordTypeName]: { seq: number; txid: number; type: K; payload: RecordPayloads[K]; hash: Uint8Array };
 }[RecordTypeName];
 
 /** Throws BADRECORD unless `value` is made only of msgpack's plain kinds, at most PAYLOAD_DEPTH_MAX deep. */
