@@ -38,6 +38,8 @@ export interface RecordPayloads {
   SetAttr: { ino: number; mode?: number; uid?: number; gid?: number; atimeMs?: number; mtimeMs?: number };
   ChunkPut: { hash: Uint8Array; blockIndex: number; blockCount: number; sizeBytes: number };
   ChunkRef: { hash: Uint8Array; delta: number };
+  /** The content store's gc swept the chunk: its index entry is gone and its blocks may be freed (services/content). */
+  ChunkDrop: { hash: Uint8Array };
   SnapshotCreate: { name: string; rootHash: Uint8Array; timeMs: number };
   SnapshotDelete: { name: string };
 }
@@ -175,6 +177,10 @@ export const RECORD_TYPES: { readonly [K in RecordTypeName]: RecordTypeRow<K> } 
   ChunkRef: row(33, 'ChunkRef', (v) => {
     const t = 'ChunkRef', f = fields(t, v, ['hash', 'delta']);
     return { hash: hash(t, f, 'hash'), delta: nonZeroInt(t, f, 'delta') };
+  }),
+  ChunkDrop: row(34, 'ChunkDrop', (v) => {
+    const t = 'ChunkDrop', f = fields(t, v, ['hash']);
+    return { hash: hash(t, f, 'hash') };
   }),
   SnapshotCreate: row(48, 'SnapshotCreate', (v) => {
     const t = 'SnapshotCreate', f = fields(t, v, ['name', 'rootHash', 'timeMs']);
