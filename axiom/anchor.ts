@@ -19,6 +19,8 @@ import {
   ANCHOR_SIZE_BYTES,
   AXIOM_BLOCK_SIZE_BYTES,
   AXIOM_FORMAT_VERSION,
+  CHECKPOINT_IMAGE_SIZE_BYTES_MAX,
+  CHECKPOINT_IMAGE_SIZE_BYTES_MIN,
   FRAME_ALIGN_BYTES,
   HASH_SIZE_BYTES,
   LOG_ID_SIZE_BYTES,
@@ -34,9 +36,15 @@ export interface Anchor {
   startPrevHash: Uint8Array;
   /** 0: no checkpoint yet; else equal to startSeq. */
   checkpointSeq: number;
+  /** Largest checkpoint image (set at format); sizes the space kept free for a checkpoint. */
+  imageSizeBytesMax: number;
 }
 
 const MAGIC = new TextEncoder().encode('AXIOMANC');
+
+export function imageSizeOk(sizeBytes: number): boolean {
+  return Number.isSafeInteger(sizeBytes) && sizeBytes >= CHECKPOINT_IMAGE_SIZE_BYTES_MIN && sizeBytes <= CHECKPOINT_IMAGE_SIZE_BYTES_MAX;
+}
 const CHECKSUM_OFFSET = ANCHOR_SIZE_BYTES - 4;
 
 export function encodeAnchor(a: Anchor): Uint8Array {
@@ -45,6 +53,7 @@ export function encodeAnchor(a: Anchor): Uint8Array {
   assert(a.startPos % FRAME_ALIGN_BYTES === 0 && a.startSeq >= 1, 'anchor start is an aligned record');
   assert(a.checkpointSeq === 0 || a.checkpointSeq === a.startSeq, 'anchor checkpoint is its start');
   assert(Number.isInteger(a.epoch) && a.epoch >= 0 && a.epoch < 2 ** 32, 'anchor epoch is a u32');
+  assert(imageSizeOk(a.imageSizeBytesMax), 'anchor image size limit in range');
   const block = new Uint8Array(AXIOM_BLOCK_SIZE_BYTES);
   const view = new DataView(block.buffer);
   block.set(MAGIC, 0);
@@ -59,6 +68,7 @@ export function encodeAnchor(a: Anchor): Uint8Array {
   putU64At(view, 56, a.startSeq);
   block.set(a.startPrevHash, 64);
   putU64At(view, 96, a.checkpointSeq);
+  view.setUint32(104, a.imageSizeBytesMax, true);
   view.setUint32(CHECKSUM_OFFSET, crc32c(block.subarray(0, CHECKSUM_OFFSET)), true);
   const back = decodeAnchor(block, a.generation % 2);
   assert(back.ok && back.anchor.startSeq === a.startSeq && equalBytes(back.anchor.startPrevHash, a.startPrevHash), 'anchor decodes back');
@@ -84,10 +94,12 @@ export function decodeAnchor(block: Uint8Array, slotIndex: number): AnchorSlot {
     startSeq: getU64(view, 56),
     startPrevHash: block.slice(64, 64 + HASH_SIZE_BYTES),
     checkpointSeq: getU64(view, 96),
+    imageSizeBytesMax: view.getUint32(104, true),
   };
   if (anchor.generation < 1 || anchor.generation % 2 !== slotIndex) return bad(`generation ${anchor.generation} in slot ${slotIndex}`);
   if (anchor.startPos < 0 || anchor.startPos % FRAME_ALIGN_BYTES !== 0 || anchor.startSeq < 1) return bad('start out of range');
   if (anchor.checkpointSeq !== 0 && anchor.checkpointSeq !== anchor.startSeq) return bad('checkpointSeq is not the start');
+  if (!imageSizeOk(anchor.imageSizeBytesMax)) return bad(`image size limit ${anchor.imageSizeBytesMax}`);
   return { ok: true, anchor };
 }
 

@@ -33,8 +33,9 @@ export const FRAME_SIZE_BYTES_MAX = FRAME_HEADER_SIZE_BYTES + RECORD_PAYLOAD_SIZ
 export const TXN_RECORDS_MAX = 1024;
 /** Bytes of all frames of one transaction, Commit and alignment included. */
 export const TXN_SIZE_BYTES_MAX = 4 * 1024 * 1024;
-/** Largest checkpoint image (encoded), unless an engine is opened with a smaller one. */
+/** Largest checkpoint image (encoded) a log may be formatted for, and the smallest. */
 export const CHECKPOINT_IMAGE_SIZE_BYTES_MAX = RECORD_PAYLOAD_SIZE_BYTES_MAX - 64;
+export const CHECKPOINT_IMAGE_SIZE_BYTES_MIN = 16;
 /** Nesting depth of a payload value. */
 export const PAYLOAD_DEPTH_MAX = 32;
 /** Bytes of a name in a namespace record (UTF-8). */

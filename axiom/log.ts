@@ -55,10 +55,18 @@ export interface AxiomOptions {
   batchWaitMs?: number;
   batchRecordsMax?: number;
   batchSizeBytesMax?: number;
-  /** Largest checkpoint image; sets the space kept in reserve for a checkpoint. */
-  checkpointImageSizeBytesMax?: number;
   /** Recover and read, but write nothing (not even the epoch): inspection and fsck. */
   readOnly?: boolean;
+}
+
+export interface FormatOptions {
+  /** 16 random bytes naming this log (seeds the genesis hash). */
+  logId: Uint8Array;
+  hasher?: Hasher;
+  /** Overwrite a region that holds a log (or a damaged anchor). */
+  force?: boolean;
+  /** Largest checkpoint image; default CHECKPOINT_IMAGE_SIZE_BYTES_MAX. */
+  checkpointImageSizeBytesMax?: number;
 }
 
 export interface RecoveryReport {
@@ -106,13 +114,13 @@ interface Config extends CommitterConfig {
   imageSizeBytesMax: number;
 }
 
-function resolveOptions(device: LogDevice, o: AxiomOptions): Config {
+function resolveOptions(device: LogDevice, o: AxiomOptions, imageSizeBytesMax: number): Config {
   const int = (v: number | undefined, dflt: number, min: number, max: number, what: string) => {
     const x = v ?? dflt;
     if (!Number.isSafeInteger(x) || x < min || x > max) throw axiomError('BADARG', `${what} must be an integer in [${min}, ${max}], got ${x}`);
     return x;
   };
-  const imageSizeBytesMax = int(o.checkpointImageSizeBytesMax, L.CHECKPOINT_IMAGE_SIZE_BYTES_MAX, 16, L.CHECKPOINT_IMAGE_SIZE_BYTES_MAX, 'checkpointImageSizeBytesMax');
+  int(imageSizeBytesMax, 0, L.CHECKPOINT_IMAGE_SIZE_BYTES_MIN, L.CHECKPOINT_IMAGE_SIZE_BYTES_MAX, 'checkpointImageSizeBytesMax');
   const cfg: Config = {
     hasher: o.hasher ?? nobleBlake3,
     timers: o.timers,
@@ -153,9 +161,14 @@ export class AxiomLog {
 
   // ---- format and open ------------------------------------------------------------
 
-  /** Writes a fresh, empty log. Refuses a region that already holds one unless `force`. */
-  static async format(device: LogDevice, opts: { logId: Uint8Array; hasher?: Hasher; force?: boolean; checkpointImageSizeBytesMax?: number }): Promise<void> {
-    const cfg = resolveOptions(device, { hasher: opts.hasher, checkpointImageSizeBytesMax: opts.checkpointImageSizeBytesMax });
+  /**
+   * Writes a fresh, empty log. Refuses a region that already holds one unless `force`.
+   * `checkpointImageSizeBytesMax` (kept in the anchor) bounds checkpoint images and sizes
+   * the space kept free for one; smaller means more room for transactions.
+   */
+  static async format(device: LogDevice, opts: FormatOptions): Promise<void> {
+    const imageSizeBytesMax = opts.checkpointImageSizeBytesMax ?? L.CHECKPOINT_IMAGE_SIZE_BYTES_MAX;
+    const cfg = resolveOptions(device, { hasher: opts.hasher }, imageSizeBytesMax);
     if (!(opts.logId instanceof Uint8Array) || opts.logId.length !== L.LOG_ID_SIZE_BYTES) throw axiomError('BADARG', `logId must be ${L.LOG_ID_SIZE_BYTES} bytes`);
     if (!opts.force) {
       const existing = await readAnchor(device).then(
@@ -173,6 +186,7 @@ export class AxiomLog {
       startSeq: 1,
       startPrevHash: genesisHash(opts.logId, cfg.hasher),
       checkpointSeq: 0,
+      imageSizeBytesMax,
     };
     await device.write(0, new Uint8Array(L.AXIOM_BLOCK_SIZE_BYTES));
     await writeAnchor(device, anchor);
@@ -181,8 +195,11 @@ export class AxiomLog {
 
   /** Recovers the log (FORMAT.md, "Recovery") and returns the engine, ready for appends. */
   static async open(device: LogDevice, options: AxiomOptions = {}): Promise<AxiomLog> {
-    const cfg = resolveOptions(device, options);
+    if (device.blockSizeBytes !== L.AXIOM_BLOCK_SIZE_BYTES || device.blockCount < L.ANCHOR_SLOT_COUNT) {
+      throw axiomError('BADARG', `a device of ${device.blockCount} blocks of ${device.blockSizeBytes} bytes cannot hold an Axiom log`);
+    }
     const anchor = await readAnchor(device);
+    const cfg = resolveOptions(device, options, anchor.imageSizeBytesMax);
     if (anchor.regionBlockCount !== device.blockCount) {
       throw axiomError('CORRUPT', `the anchor describes a region of ${anchor.regionBlockCount} blocks, the device has ${device.blockCount}`);
     }

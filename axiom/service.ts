@@ -28,6 +28,8 @@ export interface AxiomServiceConfig {
   formatIfEmpty?: boolean;
   /** Engine options; clock and timers come from the service context. */
   options?: Omit<AxiomOptions, 'clock' | 'timers'>;
+  /** Used when formatting: the largest checkpoint image the log will take. */
+  checkpointImageSizeBytesMax?: number;
 }
 
 interface Waiter {
@@ -46,7 +48,7 @@ async function openOrFormat(ctx: ServiceContext, device: LogDevice, config: Axio
     if (!(e instanceof ServiceError) || e.code !== 'NOTFORMATTED' || !config.formatIfEmpty) throw e;
   }
   const logId = ctx.random.fill(new Uint8Array(LOG_ID_SIZE_BYTES));
-  await AxiomLog.format(device, { logId, hasher: config.options?.hasher, checkpointImageSizeBytesMax: config.options?.checkpointImageSizeBytesMax });
+  await AxiomLog.format(device, { logId, hasher: config.options?.hasher, checkpointImageSizeBytesMax: config.checkpointImageSizeBytesMax });
   ctx.log(`formatted a new log in a region of ${device.blockCount} blocks`);
   return AxiomLog.open(device, options);
 }

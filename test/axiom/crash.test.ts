@@ -12,12 +12,12 @@ import { AxiomLog, type AxiomOptions, type CommittedTransaction } from '../../ax
 import { DiskLogDevice } from '../../axiom/disk-device.ts';
 import { AXIOM_BLOCK_SIZE_BYTES, frameFootprintBytes } from '../../axiom/limits.ts';
 import { prepareRecord, rec } from '../../axiom/records.ts';
-import { freshLog, replay, SMALL, taggedTxn } from './helpers.ts';
+import { freshLog, replay, taggedTxn } from './helpers.ts';
 
 const FIRST_BLOCK = 3; // the region does not start at block 0 of the disk
 const REGION_BLOCKS = 40;
 const DISK_BYTES = (FIRST_BLOCK + REGION_BLOCKS + 2) * AXIOM_BLOCK_SIZE_BYTES;
-const OPTIONS: AxiomOptions = { checkpointImageSizeBytesMax: 1024, batchSizeBytesMax: 12 * 1024 };
+const OPTIONS: AxiomOptions = { batchSizeBytesMax: 12 * 1024 };
 
 interface Reference {
   /** Every committed transaction of the run, by txid. */
@@ -151,7 +151,7 @@ describe('crash at every write', () => {
     const session1 = device.bytes.slice();
     device.bytes.fill(0, ringByte(posA), Math.ceil(ringByte(posA) / 512) * 512 + 512); // A's first sector(s) revert to zeros
 
-    const log2 = await AxiomLog.open(device, SMALL);
+    const log2 = await AxiomLog.open(device);
     expect(log2.committedSeq).toBe(t1.commitSeq);
     await log2.propose([a, rec('Unlink', { parentIno: 1, name: 'new-x', timeMs: 2 })]);
     await log2.close();
@@ -159,7 +159,7 @@ describe('crash at every write', () => {
     const sectorOfB = Math.floor(ringByte(posB) / 512) * 512;
     device.bytes.set(session1.subarray(sectorOfB), sectorOfB); // only the sectors before B's landed
 
-    const log3 = await AxiomLog.open(device, SMALL);
+    const log3 = await AxiomLog.open(device);
     expect(log3.committedSeq).toBe(t1.commitSeq);
     expect((await replay(log3)).map((t) => t.txid)).toEqual([t1.txid]);
     expect(log3.recovery.stop).toMatchObject({ seq: t1.commitSeq + 2, reason: 'chain' });

@@ -7,7 +7,8 @@ import type { LogDevice } from '../../axiom/device.ts';
 import { MemoryLogDevice } from '../../axiom/device.ts';
 import { rec, type RecordInput } from '../../axiom/records.ts';
 
-export const SMALL: AxiomOptions = { checkpointImageSizeBytesMax: 1024 };
+/** Tests format logs for small checkpoint images, so tiny regions still leave room. */
+export const IMAGE_MAX = 1024;
 
 /** A transaction of `recordCount` records whose names carry its tag; `padBytes` pads each name. */
 export function taggedTxn(tag: number, recordCount = 1, padBytes = 0): RecordInput[] {
@@ -26,9 +27,9 @@ export function tagOf(t: CommittedTransaction): number {
   return r.payload.ino;
 }
 
-export async function freshLog(blockCount: number, options: AxiomOptions = SMALL): Promise<{ device: MemoryLogDevice; log: AxiomLog }> {
+export async function freshLog(blockCount: number, options: AxiomOptions = {}): Promise<{ device: MemoryLogDevice; log: AxiomLog }> {
   const device = new MemoryLogDevice(blockCount);
-  await AxiomLog.format(device, { logId: new Uint8Array(16).fill(7), checkpointImageSizeBytesMax: options.checkpointImageSizeBytesMax });
+  await AxiomLog.format(device, { logId: new Uint8Array(16).fill(7), checkpointImageSizeBytesMax: IMAGE_MAX });
   return { device, log: await AxiomLog.open(device, options) };
 }
 

@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import { AxiomLog } from '../../axiom/log.ts';
 import { genesisHash, nobleBlake3 } from '../../axiom/chain.ts';
-import { freshLog, replay, SMALL, taggedTxn, tagOf } from './helpers.ts';
+import { freshLog, replay, taggedTxn, tagOf } from './helpers.ts';
 
 export async function runLongHistory(recordTarget: number, regionBlocks = 256): Promise<{ checkpoints: number; laps: number; committedSeq: number }> {
   const { device, log } = await freshLog(regionBlocks);
@@ -45,7 +45,7 @@ export async function runLongHistory(recordTarget: number, regionBlocks = 256): 
   expect(await log.verify()).toMatchObject({ ok: true });
   await log.close();
 
-  const again = await AxiomLog.open(device, SMALL);
+  const again = await AxiomLog.open(device);
   expect(again.committedSeq).toBe(committedSeq);
   const txns = await replay(again);
   expect(txns[0].records[0]).toMatchObject({ type: 'Checkpoint', payload: { image: { checkpoint: checkpoints - 1 } } });

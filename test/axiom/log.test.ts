@@ -10,7 +10,7 @@ import { MemoryLogDevice } from '../../axiom/device.ts';
 import { rec } from '../../axiom/records.ts';
 import { AXIOM_BLOCK_SIZE_BYTES, RECORD_PAYLOAD_SIZE_BYTES_MAX } from '../../axiom/limits.ts';
 import { FRAME_OFFSET } from '../../axiom/frame.ts';
-import { freshLog, KillSwitchDevice, ManualTime, replay, SMALL, taggedTxn, tagOf } from './helpers.ts';
+import { freshLog, KillSwitchDevice, ManualTime, replay, taggedTxn, tagOf } from './helpers.ts';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -36,7 +36,7 @@ describe('round trip', () => {
     await log.close();
     expect(await codeOf(log.propose(taggedTxn(99)))).toBe('CLOSED');
 
-    const again = await AxiomLog.open(device, SMALL);
+    const again = await AxiomLog.open(device);
     expect(again.recovery).toMatchObject({ committedSeq, transactionsFound: 50, discardedRecords: 0, stop: { reason: 'length', seq: committedSeq + 1 } });
     const txns = await replay(again);
     expect(txns.map(tagOf)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -47,10 +47,10 @@ describe('round trip', () => {
 
   it('refuses to open an unformatted region and to format over a log', async () => {
     const device = new MemoryLogDevice(64);
-    expect(await codeOf(AxiomLog.open(device, SMALL))).toBe('NOTFORMATTED');
+    expect(await codeOf(AxiomLog.open(device))).toBe('NOTFORMATTED');
     await AxiomLog.format(device, { logId: new Uint8Array(16), checkpointImageSizeBytesMax: 1024 });
     expect(await codeOf(AxiomLog.format(device, { logId: new Uint8Array(16), checkpointImageSizeBytesMax: 1024 }))).toBe('BADARG');
-    expect(await codeOf(AxiomLog.open(new MemoryLogDevice(4), SMALL))).toBe('BADARG');
+    expect(await codeOf(AxiomLog.format(new MemoryLogDevice(4), { logId: new Uint8Array(16) }))).toBe('BADARG');
   });
 
   it('opens read-only without writing anything', async () => {
@@ -58,7 +58,7 @@ describe('round trip', () => {
     await log.propose(taggedTxn(1));
     await log.close();
     const before = device.bytes.slice();
-    const ro = await AxiomLog.open(device, { ...SMALL, readOnly: true });
+    const ro = await AxiomLog.open(device, { readOnly: true });
     expect((await replay(ro)).map(tagOf)).toEqual([1]);
     expect(await codeOf(ro.propose(taggedTxn(2)))).toBe('READONLY');
     expect(Buffer.from(device.bytes).equals(Buffer.from(before))).toBe(true);
@@ -77,7 +77,7 @@ describe('group commit', () => {
   });
 
   it('keeps batches within their record limit and queues the rest behind the flush in flight', async () => {
-    const { device, log } = await freshLog(256, { ...SMALL, batchRecordsMax: 10 });
+    const { device, log } = await freshLog(256, { batchRecordsMax: 10 });
     const flushesBefore = device.counters.flushes;
     await Promise.all(Array.from({ length: 100 }, (_, i) => log.propose(taggedTxn(i))));
     expect(log.stats().batches).toBe(20); // 5 transactions of 2 records each per batch
@@ -87,7 +87,7 @@ describe('group commit', () => {
 
   it('waits at most batchWaitMs on the injected timers, and not at all once a batch is full', async () => {
     const time = new ManualTime();
-    const { log } = await freshLog(256, { ...SMALL, timers: time, clock: time, batchWaitMs: 5, batchRecordsMax: 8 });
+    const { log } = await freshLog(256, { timers: time, clock: time, batchWaitMs: 5, batchRecordsMax: 8 });
     let done = 0;
     const first = log.propose(taggedTxn(1)).then(() => done++);
     await new Promise((r) => setImmediate(r));
@@ -169,7 +169,7 @@ describe('checkpoints and the ring', () => {
     const live = (await replay(log)).slice(1).map(tagOf);
     await log.close();
 
-    const again = await AxiomLog.open(device, SMALL);
+    const again = await AxiomLog.open(device);
     expect(await again.checkpointImage()).toMatchObject({ image: { afterTag: lastCheckpointTag } });
     expect((await replay(again)).slice(1).map(tagOf)).toEqual(live);
     expect(live.length).toBeGreaterThan(0);
@@ -188,7 +188,7 @@ describe('checkpoints and the ring', () => {
     expect(await codeOf(log.propose(taggedTxn(999)))).toBe('NOSPC');
     expect(log.stats().refused.NOSPC).toBe(2);
     await log.close();
-    const again = await AxiomLog.open(device, SMALL);
+    const again = await AxiomLog.open(device);
     expect((await replay(again)).map(tagOf)).toEqual(Array.from({ length: committed }, (_, i) => i + 1));
     await again.checkpoint({ upTo: committed }); // the reserve guarantees room for this
     expect(await codeOf(again.propose(taggedTxn(1000)))).toBe('ok');
@@ -204,7 +204,7 @@ describe('checkpoints and the ring', () => {
 
 describe('bad input', () => {
   it('refuses bad proposals with clear errors while concurrent good ones commit', async () => {
-    const { log } = await freshLog(64, { checkpointImageSizeBytesMax: 1024 });
+    const { log } = await freshLog(64);
     const results = await Promise.all([
       codeOf(log.propose(taggedTxn(1))),
       codeOf(log.propose([{ type: 'NoSuchType', payload: {} }])),
@@ -251,7 +251,7 @@ describe('integrity', () => {
   it('stops on a device failure with EIO for everything in flight, and recovers on reopen', async () => {
     const { device } = await freshLog(64);
     const kill = new KillSwitchDevice(device);
-    const log = await AxiomLog.open(kill, SMALL);
+    const log = await AxiomLog.open(kill);
     await log.propose(taggedTxn(1));
     kill.arm(1); // the next operation (the batch's write) lands, then power is lost
     const codes = await Promise.all([2, 3, 4].map((t) => codeOf(log.propose(taggedTxn(t)))));
@@ -259,7 +259,7 @@ describe('integrity', () => {
     expect(log.state).toBe('broken');
     expect(await codeOf(log.propose(taggedTxn(5)))).toBe('EIO');
     // The memory device kept the write (it has no cache to lose): the batch is recovered whole.
-    const again = await AxiomLog.open(device, SMALL);
+    const again = await AxiomLog.open(device);
     expect((await replay(again)).map(tagOf)).toEqual([1, 2, 3, 4]);
   });
 
@@ -272,13 +272,13 @@ describe('integrity', () => {
     await log.close();
     // Tear the newest slot's second sector... the checksum covers the first 128 bytes, so damage those.
     device.bytes[(generation % 2) * AXIOM_BLOCK_SIZE_BYTES + 60] ^= 0xff;
-    const again = await AxiomLog.open(device, SMALL);
+    const again = await AxiomLog.open(device);
     // The older anchor (before the checkpoint moved it) is used; the walk finds the checkpoint and moves it again.
     expect(again.recovery.anchorMoved).toBe(true);
     expect((await replay(again)).map((t) => t.records[0].type)).toEqual(['Checkpoint', 'FileCreate']);
     // Both slots destroyed: CORRUPT, not an empty log.
     device.bytes[0] ^= 1;
     device.bytes[AXIOM_BLOCK_SIZE_BYTES] ^= 1;
-    expect(await codeOf(AxiomLog.open(device, SMALL))).toBe('CORRUPT');
+    expect(await codeOf(AxiomLog.open(device))).toBe('CORRUPT');
   });
 });

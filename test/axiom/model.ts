@@ -12,7 +12,7 @@ import { AXIOM_BLOCK_SIZE_BYTES } from '../../axiom/limits.ts';
 import { KillSwitchDevice, replay, taggedTxn } from './helpers.ts';
 
 const REGION_BLOCKS = 14;
-const OPTIONS: AxiomOptions = { checkpointImageSizeBytesMax: 256, batchSizeBytesMax: 8192 };
+const OPTIONS: AxiomOptions = { batchSizeBytesMax: 8192 };
 
 type Item = { kind: 'txn'; id: number } | { kind: 'cp'; id: number };
 export type Cmd =

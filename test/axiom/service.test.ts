@@ -10,11 +10,11 @@ import { AxiomClient, rec, type CommittedTxn } from '../../axiom/protocol.ts';
 import { BlockLogDevice, blockLogDevice, type BlockPort } from '../../axiom/block-device.ts';
 import { AxiomLog } from '../../axiom/log.ts';
 import { AXIOM_BLOCK_SIZE_BYTES } from '../../axiom/limits.ts';
-import { SMALL, taggedTxn } from './helpers.ts';
+import { taggedTxn } from './helpers.ts';
 
 async function boot(device: MemoryLogDevice, options = {}) {
   const k = new Kernel({ seed: 11 });
-  await k.spawn(axiomManifest({ device: () => device, formatIfEmpty: true, options: { ...SMALL, ...options } }));
+  await k.spawn(axiomManifest({ device: () => device, formatIfEmpty: true, checkpointImageSizeBytesMax: 1024, options }));
   const attach = (name: string) => new AxiomClient(k.attach({ name, calls: ['axiom'] }));
   return { k, attach };
 }
@@ -136,7 +136,7 @@ describe('block-service adapter', () => {
     await expect(device.write(60, new Uint8Array(8 * 4096))).rejects.toMatchObject({ code: 'BADARG' });
     // A log lives in the region and nowhere else.
     await AxiomLog.format(device, { logId: new Uint8Array(16).fill(1), checkpointImageSizeBytesMax: 1024 });
-    const log = await AxiomLog.open(device, SMALL);
+    const log = await AxiomLog.open(device);
     await log.propose([rec('SnapshotDelete', { name: 'x' })]);
     expect(image.bytes.subarray(0, 100 * 4096).every((b) => b === 0)).toBe(true);
     expect(image.bytes.subarray(164 * 4096).every((b) => b === 0)).toBe(true);
