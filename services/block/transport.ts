@@ -1,0 +1,41 @@
+/**
+ * The scheduler's port to the virtio-blk driver: a staging region of this service's
+ * memory, lent to the driver once ('rw' grant) for the service's lifetime, and calls that
+ * name segments of it. The device DMAs straight into and out of the staging pages; the
+ * only copies are between staging and the cache.
+ *
+ * Without a negotiated FLUSH the device is write-through, and the driver answers flush at
+ * once; the scheduler still issues it, so the ordering rules hold either way.
+ */
+import { VirtioBlkClient, VIRTIO_BLK_ENDPOINT, type BlkInfo, type Segment } from '../../drivers/virtio-blk/protocol.ts';
+import type { ServiceContext } from '../../kernel/service.ts';
+import { blockError } from './errors.ts';
+import { BLOCK_SIZE_BYTES, DRIVER_CALL_TIMEOUT_MS, STAGING_SIZE_BYTES } from './limits.ts';
+import { IoScheduler } from './scheduler.ts';
+import { Staging } from './staging.ts';
+
+export async function openDriver(ctx: ServiceContext, endpoint: string = VIRTIO_BLK_ENDPOINT): Promise<{ scheduler: IoScheduler; info: BlkInfo }> {
+  const blk = new VirtioBlkClient(ctx, endpoint);
+  const info = await blk.info();
+  if (info.blkSizeBytes > BLOCK_SIZE_BYTES || BLOCK_SIZE_BYTES % info.blkSizeBytes !== 0) {
+    throw blockError('NOTMOUNTED', `the device's block size ${info.blkSizeBytes} does not divide ${BLOCK_SIZE_BYTES}`);
+  }
+  if (info.readOnly) throw blockError('NOTMOUNTED', 'the device is read-only');
+  const region = ctx.memory.alloc(STAGING_SIZE_BYTES);
+  const grantId = ctx.memory.grant(region, endpoint, 'rw');
+  const staging = new Staging(ctx.memory.view(region), grantId);
+  const timeoutMs = DRIVER_CALL_TIMEOUT_MS;
+  const port = {
+    readInto: (sector: number, count: number, into: Segment[]) => ctx.call<void>(endpoint, 'read', { sector, count, into }, { timeoutMs }).then(() => undefined),
+    writeFrom: (sector: number, from: Segment[]) => ctx.call<void>(endpoint, 'write', { sector, from }, { timeoutMs }).then(() => undefined),
+    flush: () => ctx.call<void>(endpoint, 'flush', {}, { timeoutMs }).then(() => undefined),
+  };
+  // Each request takes a header and a status descriptor besides its segments; leave room for merged ones.
+  const queueDepth = Math.max(1, Math.floor(info.queueSize / 4));
+  const scheduler = new IoScheduler(port, staging, Math.floor((info.capacitySectors * 512) / BLOCK_SIZE_BYTES), {
+    queueDepth,
+    segMax: info.segMax,
+    requestSizeBytesMax: Math.min(info.requestSizeBytesMax, info.sizeMaxBytes * info.segMax),
+  });
+  return { scheduler, info };
+}
