@@ -38,7 +38,7 @@ export async function readRecords(view: ReadView, fromSeq: number, limitRecords 
   if (fromSeq > lastSeq) return [];
   const entry = view.index.floor(fromSeq);
   if (entry === undefined) throw pruned();
-  const cursor = new RingCursor(view.ring, Math.min(view.ring.ringSizeBytes, 256 * 1024));
+  const cursor = new RingCursor(view.ring, Math.min(view.ring.ringSizeBytes, 64 * 1024));
   const out: LogRecord[] = [];
   let pos = entry.pos;
   let seq = entry.seq;
