@@ -11,7 +11,7 @@ import { DiskLogDevice } from '../../axiom/disk-device.ts';
 import { AXIOM_BLOCK_SIZE_BYTES } from '../../axiom/limits.ts';
 import { KillSwitchDevice, replay, taggedTxn } from './helpers.ts';
 
-const REGION_BLOCKS = 14;
+const REGION_BLOCKS = 12;
 const OPTIONS: AxiomOptions = { batchSizeBytesMax: 8192 };
 
 type Item = { kind: 'txn'; id: number } | { kind: 'cp'; id: number };
@@ -30,7 +30,7 @@ export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 6, arbitrary: fc.record({
     kind: fc.constant('wave' as const),
     items: fc.array(
-      fc.record({ checkpoint: fc.integer({ min: 0, max: 19 }).map((x) => x === 0), records: fc.integer({ min: 1, max: 5 }), padBytes: fc.integer({ min: 0, max: 200 }) }),
+      fc.record({ checkpoint: fc.integer({ min: 0, max: 19 }).map((x) => x === 0), records: fc.integer({ min: 1, max: 6 }), padBytes: fc.integer({ min: 0, max: 240 }) }),
       { minLength: 1, maxLength: 16 },
     ),
     crash: fc.option(fc.record({ afterOps: fc.integer({ min: 1, max: 12 }), mode: modeArb }), { freq: 3 }),
