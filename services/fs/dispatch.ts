@@ -1,0 +1,43 @@
+/**
+ * Maps each protocol request onto the engine, and shapes the replies the protocol
+ * promises (services/fs/protocol.ts). One table of named handlers, no logic of its own.
+ */
+import type { Filesystem } from './filesystem.ts';
+import type { FsRequest, FsOp } from './protocol.ts';
+
+export interface Usage {
+  blockCount: number;
+  blocksFree: number;
+}
+
+type Handlers = { [K in FsOp]: (fs: Filesystem, req: Extract<FsRequest, { op: K }>, usage: () => Promise<Usage>) => unknown };
+
+const handlers: Handlers = {
+  getattr: (fs, r) => fs.getattr(r.ino),
+  setattr: (fs, r) => fs.setattr(r.ino, r.set),
+  lookup: (fs, r) => fs.lookup(r.parent, r.name),
+  walk: (fs, r) => fs.walk(r.ino, r.names),
+  resolve: (fs, r) => fs.resolve(r.path, r.followLast !== false),
+  create: (fs, r) => fs.create(r.parent, r.name, r.mode, r.flags ?? { read: true, write: true }, r.uid, r.gid),
+  open: (fs, r) => fs.open(r.ino, r.flags),
+  close: async (fs, r) => (await fs.close(r.handle), {}),
+  read: async (fs, r) => ({ data: await fs.read(r.handle, r.offsetBytes, r.lengthBytes) }),
+  write: async (fs, r) => ({ countBytes: await fs.write(r.handle, r.offsetBytes, r.data) }),
+  truncate: (fs, r) => fs.truncate(r.ino, r.sizeBytes),
+  fsync: async (fs, r) => (await fs.fsync(r.handle), {}),
+  mkdir: (fs, r) => fs.mkdir(r.parent, r.name, r.mode, r.uid, r.gid),
+  rmdir: async (fs, r) => (await fs.rmdir(r.parent, r.name), {}),
+  unlink: async (fs, r) => (await fs.unlink(r.parent, r.name), {}),
+  readdir: (fs, r) => fs.readdir(r.ino, r.cookie, r.limit),
+  rename: async (fs, r) => (await fs.rename(r.parent, r.name, r.newParent, r.newName), {}),
+  link: (fs, r) => fs.link(r.ino, r.parent, r.name),
+  symlink: (fs, r) => fs.symlink(r.parent, r.name, r.target, r.uid, r.gid),
+  readlink: (fs, r) => ({ target: fs.readlink(r.ino) }),
+  statfs: async (fs, _r, usage) => fs.statfs(await usage()),
+  sync: async (fs) => (await fs.sync(), {}),
+};
+
+export function dispatchFs(fs: Filesystem, req: FsRequest, usage: () => Promise<Usage>): unknown {
+  const h = handlers[req.op] as (fs: Filesystem, req: FsRequest, usage: () => Promise<Usage>) => unknown;
+  return h(fs, req, usage);
+}

@@ -1,0 +1,543 @@
+/**
+ * The filesystem engine: the protocol's operations over FsState (metadata), dirty pages
+ * (buffered data) and two seams, a chunk store and a metadata log (seams.ts).
+ *
+ * Commit point. A namespace operation builds its records, applies them to the state at
+ * once (later operations see it) and replies when MetaLog.commit resolves: that is its
+ * commit point and its acknowledgement. File data is buffered per inode and committed on
+ * fsync, close, sync, truncate of the file, or when buffered bytes pass DIRTY_BYTES_MAX:
+ * pages go to the chunk store (durable first), then one FsWrite transaction names them.
+ * Commits are called in apply order and the log commits them in call order, so the log
+ * always describes a prefix of what was applied.
+ *
+ * Failure. If a commit fails, memory is ahead of the log and nobody can say by how much:
+ * the engine turns read-only-broken (every call EIO) until it is mounted again.
+ *
+ * Invariants: data operations on one inode run one at a time (a per-inode queue); a
+ * handle refers to a live inode; an inode with no names is freed (FsFree) when its last
+ * handle closes, or at mount.
+ */
+import { ServiceError } from '../../kernel/errors.ts';
+import {
+  FILE_SIZE_BYTES_MAX,
+  NAME_LENGTH_BYTES_MAX,
+  ROOT_INO,
+  SYMLINK_FOLLOW_MAX,
+  fsError,
+  type Attr,
+  type OpenFlags,
+  type SetAttr,
+  type StatFs,
+  type WalkResult,
+  type Errno,
+} from './protocol.ts';
+import { FsState, type ChunkDelta } from './state.ts';
+import * as ops from './namespace-ops.ts';
+import { DirtyPages, PageCache, hashKey, isZero } from './pages.ts';
+import { DIRTY_BYTES_MAX, HANDLES_MAX, PAGE_SIZE_BYTES, WRITE_RECORD_PAGES_MAX, CHECKPOINT_RECORDS_INTERVAL } from './limits.ts';
+import type { ChunkSink, MetaLog } from './seams.ts';
+import type { FsRecord, PageRef, Time } from './records.ts';
+import { decodeImage, encodeImage } from './image.ts';
+
+interface Handle {
+  ino: number;
+  flags: OpenFlags;
+}
+
+/** What the engine shows of a file beyond the committed state: buffered size and time. */
+interface Pending {
+  sizeBytes: number;
+  mtime: Time;
+  versionBump: number;
+}
+
+export interface FilesystemStats {
+  inodes: number;
+  handles: number;
+  dirtyBytes: number;
+  commits: number;
+  recordsCommitted: number;
+  recordsSinceCheckpoint: number;
+  checkpoints: number;
+  pageCacheHits: number;
+  pageCacheMisses: number;
+  broken: string | null;
+}
+
+export class Filesystem {
+  private state: FsState;
+  private readonly handles = new Map<number, Handle>();
+  private readonly openCount = new Map<number, number>();
+  private readonly dirty = new DirtyPages();
+  private readonly pending = new Map<number, Pending>();
+  private readonly cache = new PageCache();
+  private readonly inodeQueues = new Map<number, Promise<unknown>>();
+  private nextHandle = 1;
+  private broken: string | null = null;
+  private commits = 0;
+  private recordsCommitted = 0;
+  private recordsSinceCheckpoint = 0;
+  private checkpoints = 0;
+  private checkpointing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly chunks: ChunkSink,
+    private readonly log: MetaLog,
+    private readonly now: () => Time,
+    state: FsState,
+  ) {
+    this.state = state;
+  }
+
+  /** Rebuilds the state from the log (checkpoint + records) and frees orphaned inodes. */
+  static async mount(chunks: ChunkSink, log: MetaLog, now: () => Time): Promise<{ fs: Filesystem; replayed: number; orphansFreed: number }> {
+    const { image, records } = await log.replay();
+    const state = image ? decodeImage(image) : new FsState(now());
+    let replayed = 0;
+    for await (const r of records) {
+      state.apply(r);
+      replayed++;
+    }
+    state.check();
+    const fs = new Filesystem(chunks, log, now, state);
+    fs.recordsSinceCheckpoint = replayed;
+    const orphans = [...state.inodes.values()].filter((n) => !n.dir && n.nlink === 0).map((n) => n.ino);
+    if (orphans.length) await fs.commit(orphans.map((ino) => ({ type: 'FsFree' as const, payload: { ino } })));
+    return { fs, replayed, orphansFreed: orphans.length };
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------
+
+  private alive(): void {
+    if (this.broken) throw fsError('EIO', `the filesystem stopped after a failed commit (${this.broken}); remount it`);
+  }
+
+  private opContext(): ops.OpContext {
+    return { now: this.now, allocIno: () => this.state.nextIno };
+  }
+
+  /** Applies records now; resolves when they are committed. */
+  private async commit(records: FsRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    this.alive();
+    const deltas: ChunkDelta[] = [];
+    for (const r of records) deltas.push(...this.state.apply(r));
+    this.commits++;
+    this.recordsCommitted += records.length;
+    this.recordsSinceCheckpoint += records.length;
+    try {
+      await this.log.commit(records, deltas);
+    } catch (e) {
+      this.broken ??= e instanceof Error ? e.message : String(e);
+      throw fsError('EIO', `commit failed: ${this.broken}`);
+    }
+    if (this.recordsSinceCheckpoint >= CHECKPOINT_RECORDS_INTERVAL && !this.checkpointing) {
+      this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
+    }
+  }
+
+  /** Runs data operations on one inode one at a time. */
+  private serial<T>(ino: number, work: () => Promise<T>): Promise<T> {
+    const prev = this.inodeQueues.get(ino) ?? Promise.resolve();
+    const next = prev.then(work, work);
+    const tail = next.catch(() => undefined);
+    this.inodeQueues.set(ino, tail);
+    void tail.then(() => {
+      if (this.inodeQueues.get(ino) === tail) this.inodeQueues.delete(ino);
+    });
+    return next;
+  }
+
+  private handle(h: number): Handle {
+    const handle = this.handles.get(h);
+    if (!handle) throw fsError('EBADF', `no handle ${h}`);
+    return handle;
+  }
+
+  private inodeOf(ino: number) {
+    const n = this.state.get(ino);
+    if (!n) throw fsError('ESTALE', `no inode ${ino}`);
+    return n;
+  }
+
+  private sizeOf(ino: number): number {
+    return this.pending.get(ino)?.sizeBytes ?? this.inodeOf(ino).sizeBytes;
+  }
+
+  private pendingOf(ino: number): Pending {
+    let p = this.pending.get(ino);
+    if (!p) this.pending.set(ino, (p = { sizeBytes: this.inodeOf(ino).sizeBytes, mtime: this.inodeOf(ino).mtime, versionBump: 0 }));
+    return p;
+  }
+
+  // ---- attributes and names ---------------------------------------------------------
+
+  getattr(ino: number): Attr {
+    this.alive();
+    this.inodeOf(ino);
+    const a = this.state.attr(ino);
+    const p = this.pending.get(ino);
+    if (!p) return a;
+    return { ...a, sizeBytes: p.sizeBytes, mtime: { sec: p.mtime[0], nsec: p.mtime[1] }, ctime: { sec: p.mtime[0], nsec: p.mtime[1] }, dataVersion: a.dataVersion + p.versionBump };
+  }
+
+  lookup(parent: number, name: string): Attr {
+    this.alive();
+    ops.needDir(this.state, parent);
+    const ino = this.state.child(parent, name);
+    if (ino === undefined) throw fsError('ENOENT', `'${name}' not found`);
+    return this.getattr(ino);
+  }
+
+  walk(ino: number, names: string[]): WalkResult {
+    this.alive();
+    this.inodeOf(ino);
+    const out: WalkResult = { attrs: [] };
+    let cur = ino;
+    for (const name of names) {
+      try {
+        cur = this.lookup(cur, name).ino;
+        out.attrs.push(this.getattr(cur));
+      } catch (e) {
+        if (out.attrs.length === 0 || !(e instanceof ServiceError)) throw e;
+        out.error = { code: e.code as Errno, message: e.message };
+        break;
+      }
+    }
+    return out;
+  }
+
+  resolve(path: string, followLast: boolean): Attr {
+    this.alive();
+    if (!path.startsWith('/')) throw fsError('EINVAL', 'path must be absolute');
+    let follows = 0;
+    const walk = (start: number, parts: string[]): number => {
+      let cur = start;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i];
+        if (part === '' || part === '.') continue;
+        if (new TextEncoder().encode(part).length > NAME_LENGTH_BYTES_MAX) throw fsError('ENAMETOOLONG', `'${part.slice(0, 20)}...' is too long`);
+        const next = this.lookup(cur, part).ino;
+        const n = this.inodeOf(next);
+        if (n.type === 'symlink' && (followLast || i < parts.length - 1)) {
+          if (++follows > SYMLINK_FOLLOW_MAX) throw fsError('ELOOP', 'too many symbolic links');
+          cur = walk(n.target!.startsWith('/') ? ROOT_INO : cur, n.target!.split('/'));
+        } else cur = next;
+      }
+      return cur;
+    };
+    return this.getattr(walk(ROOT_INO, path.split('/')));
+  }
+
+  readdir(ino: number, cookie: number, limit: number) {
+    this.alive();
+    ops.needDir(this.state, ino);
+    return this.state.readdir(ino, cookie, limit);
+  }
+
+  readlink(ino: number): string {
+    this.alive();
+    const n = this.inodeOf(ino);
+    if (n.type !== 'symlink') throw fsError('EINVAL', 'not a symlink');
+    return n.target!;
+  }
+
+  async mkdir(parent: number, name: string, mode: number, uid?: number, gid?: number): Promise<Attr> {
+    this.alive();
+    const records = ops.mkdirOp(this.state, this.opContext(), parent, name, mode, uid, gid);
+    await this.commit(records);
+    return this.getattr((records[0].payload as { ino: number }).ino);
+  }
+
+  async symlink(parent: number, name: string, target: string, uid?: number, gid?: number): Promise<Attr> {
+    this.alive();
+    const records = ops.symlinkOp(this.state, this.opContext(), parent, name, target, uid, gid);
+    await this.commit(records);
+    return this.getattr((records[0].payload as { ino: number }).ino);
+  }
+
+  async link(ino: number, parent: number, name: string): Promise<Attr> {
+    this.alive();
+    await this.commit(ops.linkOp(this.state, this.opContext(), ino, parent, name));
+    return this.getattr(ino);
+  }
+
+  async unlink(parent: number, name: string): Promise<void> {
+    this.alive();
+    const records = ops.unlinkOp(this.state, this.opContext(), parent, name);
+    const ino = this.state.child(parent, name)!;
+    const n = this.inodeOf(ino);
+    if (n.nlink === 1 && !this.openCount.get(ino)) records.push(...this.freeRecords(ino));
+    await this.commit(records);
+  }
+
+  async rmdir(parent: number, name: string): Promise<void> {
+    this.alive();
+    await this.commit(ops.rmdirOp(this.state, this.opContext(), parent, name));
+  }
+
+  async rename(parent: number, name: string, newParent: number, newName: string): Promise<void> {
+    this.alive();
+    const records = ops.renameOp(this.state, this.opContext(), parent, name, newParent, newName);
+    const replaced = records.length ? this.state.dirOf(newParent).entries.get(newName)?.ino : undefined;
+    if (replaced !== undefined) {
+      const old = this.inodeOf(replaced);
+      if (!old.dir && old.nlink === 1 && !this.openCount.get(replaced)) records.push(...this.freeRecords(replaced));
+    }
+    await this.commit(records);
+  }
+
+  private freeRecords(ino: number): FsRecord[] {
+    this.dirty.take(ino);
+    this.pending.delete(ino);
+    return [{ type: 'FsFree', payload: { ino } }];
+  }
+
+  async setattr(ino: number, set: SetAttr): Promise<Attr> {
+    this.alive();
+    const { sizeBytes, ...rest } = set;
+    if (sizeBytes !== undefined) await this.truncate(ino, sizeBytes);
+    if (Object.keys(rest).length) await this.commit(ops.setAttrOp(this.state, this.opContext(), ino, rest));
+    return this.getattr(ino);
+  }
+
+  statfs(usage: { blockCount: number; blocksFree: number }): StatFs {
+    this.alive();
+    return { blockSizeBytes: 4096, blockCount: usage.blockCount, blocksFree: usage.blocksFree, fileCount: this.state.inodes.size, filesFree: Math.max(0, 2 ** 32 - this.state.nextIno), nameLengthMax: NAME_LENGTH_BYTES_MAX };
+  }
+
+  // ---- handles ----------------------------------------------------------------------
+
+  private openHandle(ino: number, flags: OpenFlags): number {
+    if (this.handles.size >= HANDLES_MAX) throw fsError('EMFILE', `${HANDLES_MAX} handles are open`);
+    const h = this.nextHandle++;
+    this.handles.set(h, { ino, flags: { ...flags } });
+    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
+    return h;
+  }
+
+  async create(parent: number, name: string, mode: number, flags: OpenFlags, uid?: number, gid?: number): Promise<{ attr: Attr; handle: number }> {
+    this.alive();
+    const records = ops.createOp(this.state, this.opContext(), parent, name, mode, uid, gid);
+    const ino = (records[0].payload as { ino: number }).ino;
+    const done = this.commit(records);
+    const handle = this.openHandle(ino, flags); // before the await: an unlink meanwhile must not free it
+    try {
+      await done;
+    } catch (e) {
+      this.handles.delete(handle);
+      throw e;
+    }
+    return { attr: this.getattr(ino), handle };
+  }
+
+  async open(ino: number, flags: OpenFlags): Promise<{ handle: number; attr: Attr }> {
+    this.alive();
+    const n = this.inodeOf(ino);
+    if (n.type === 'symlink') throw fsError('ELOOP', 'cannot open a symlink');
+    if (n.dir && (flags.write || flags.truncate || flags.append)) throw fsError('EISDIR', 'cannot open a directory for writing');
+    const handle = this.openHandle(ino, flags);
+    if (flags.truncate && flags.write && !n.dir) await this.truncate(ino, 0);
+    return { handle, attr: this.getattr(ino) };
+  }
+
+  async close(h: number): Promise<void> {
+    this.alive();
+    const { ino } = this.handle(h);
+    this.handles.delete(h);
+    const left = (this.openCount.get(ino) ?? 1) - 1;
+    if (left) this.openCount.set(ino, left);
+    else this.openCount.delete(ino);
+    const n = this.state.get(ino);
+    if (!n || left) return;
+    if (n.nlink === 0 && !n.dir) return this.serial(ino, () => this.commit(this.freeRecords(ino)));
+    if (this.dirty.has(ino)) await this.serial(ino, () => this.commitData(ino));
+  }
+
+  async fsync(h: number): Promise<void> {
+    this.alive();
+    const { ino } = this.handle(h);
+    await this.serial(ino, () => this.commitData(ino));
+  }
+
+  async sync(): Promise<void> {
+    this.alive();
+    await Promise.all(this.dirty.inodes().map((ino) => this.serial(ino, () => this.commitData(ino))));
+  }
+
+  // ---- data -------------------------------------------------------------------------
+
+  /** The current contents of a page: buffered, cached or fetched; null for a hole. */
+  private async pageBytes(ino: number, index: number): Promise<Uint8Array | null> {
+    const d = this.dirty.get(ino, index);
+    if (d) return d;
+    const page = this.inodeOf(ino).pages!.get(index);
+    if (!page?.hash) return null;
+    const key = hashKey(page.hash);
+    let bytes = this.cache.get(key);
+    if (!bytes) {
+      bytes = await this.chunks.get(page.hash);
+      this.cache.put(key, bytes);
+    }
+    return page.lengthBytes < bytes.length ? bytes.subarray(0, page.lengthBytes) : bytes;
+  }
+
+  async read(h: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    this.alive();
+    const { ino, flags } = this.handle(h);
+    const n = this.inodeOf(ino);
+    if (n.dir) throw fsError('EISDIR', 'read of a directory');
+    if (!flags.read) throw fsError('EBADF', 'the handle is not open for reading');
+    return this.serial(ino, async () => {
+      const end = Math.min(this.sizeOf(ino), offsetBytes + lengthBytes);
+      if (offsetBytes >= end) return new Uint8Array(0);
+      const out = new Uint8Array(end - offsetBytes);
+      for (let pos = offsetBytes; pos < end; ) {
+        const index = Math.floor(pos / PAGE_SIZE_BYTES);
+        const inPage = pos - index * PAGE_SIZE_BYTES;
+        const take = Math.min(PAGE_SIZE_BYTES - inPage, end - pos);
+        const bytes = await this.pageBytes(ino, index);
+        if (bytes && inPage < bytes.length) out.set(bytes.subarray(inPage, Math.min(bytes.length, inPage + take)), pos - offsetBytes);
+        pos += take;
+      }
+      return out;
+    });
+  }
+
+  async write(h: number, offsetBytes: number, data: Uint8Array): Promise<number> {
+    this.alive();
+    const handle = this.handle(h);
+    const { ino, flags } = handle;
+    if (!flags.write && !flags.append) throw fsError('EBADF', 'the handle is not open for writing');
+    if (this.inodeOf(ino).dir) throw fsError('EISDIR', 'write to a directory');
+    const written = await this.serial(ino, async () => {
+      const start = flags.append ? this.sizeOf(ino) : offsetBytes;
+      if (start + data.length > FILE_SIZE_BYTES_MAX) throw fsError('EFBIG', `a write to ${start + data.length} bytes passes the file size limit`);
+      if (data.length === 0) return 0;
+      for (let pos = start; pos < start + data.length; ) {
+        const index = Math.floor(pos / PAGE_SIZE_BYTES);
+        const inPage = pos - index * PAGE_SIZE_BYTES;
+        const take = Math.min(PAGE_SIZE_BYTES - inPage, start + data.length - pos);
+        let page = this.dirty.get(ino, index);
+        if (!page) {
+          page = new Uint8Array(PAGE_SIZE_BYTES);
+          if (take < PAGE_SIZE_BYTES) {
+            const old = await this.pageBytes(ino, index);
+            if (old) page.set(old.subarray(0, Math.min(old.length, Math.max(0, this.sizeOf(ino) - index * PAGE_SIZE_BYTES))));
+          }
+          this.dirty.set(ino, index, page);
+        }
+        page.set(data.subarray(pos - start, pos - start + take), inPage);
+        pos += take;
+      }
+      const p = this.pendingOf(ino);
+      p.sizeBytes = Math.max(p.sizeBytes, start + data.length);
+      p.mtime = this.now();
+      p.versionBump++;
+      return data.length;
+    });
+    if (this.dirty.dirtyBytes > DIRTY_BYTES_MAX) await this.relievePressure();
+    return written;
+  }
+
+  private async relievePressure(): Promise<void> {
+    for (const ino of this.dirty.inodes()) {
+      if (this.dirty.dirtyBytes <= DIRTY_BYTES_MAX / 2) break;
+      await this.serial(ino, () => this.commitData(ino));
+    }
+  }
+
+  async truncate(ino: number, sizeBytes: number): Promise<Attr> {
+    this.alive();
+    const n = this.inodeOf(ino);
+    if (n.dir) throw fsError('EISDIR', 'truncate of a directory');
+    if (n.type !== 'file') throw fsError('EINVAL', 'truncate of a symlink');
+    if (sizeBytes > FILE_SIZE_BYTES_MAX) throw fsError('EFBIG', `size ${sizeBytes} passes the file size limit`);
+    await this.serial(ino, async () => {
+      // Buffered data below the new size is committed with the truncate, so the log
+      // never holds a size that exposes bytes the file no longer has.
+      this.dirty.truncate(ino, sizeBytes);
+      const p = this.pending.get(ino);
+      if (p) p.sizeBytes = Math.min(p.sizeBytes, sizeBytes);
+      await this.commitData(ino, [{ type: 'FsTruncate', payload: { ino, sizeBytes, t: this.now() } }]);
+    });
+    return this.getattr(ino);
+  }
+
+  /** Commits an inode's buffered pages (and `extra` records after them) as one transaction. Call inside serial(). */
+  private async commitData(ino: number, extra: FsRecord[] = []): Promise<void> {
+    const pages = this.dirty.take(ino);
+    const p = this.pending.get(ino);
+    this.pending.delete(ino);
+    if (!this.state.get(ino)) return; // freed meanwhile
+    const sizeBytes = p?.sizeBytes ?? this.inodeOf(ino).sizeBytes;
+    const refs: PageRef[] = [];
+    const toPut: { ref: PageRef; bytes: Uint8Array }[] = [];
+    for (const [index, page] of [...pages].sort((a, b) => a[0] - b[0])) {
+      const lengthBytes = Math.min(PAGE_SIZE_BYTES, sizeBytes - index * PAGE_SIZE_BYTES);
+      if (lengthBytes <= 0) continue;
+      const bytes = page.subarray(0, lengthBytes);
+      const ref: PageRef = { index, hash: null, lengthBytes };
+      refs.push(ref);
+      if (!isZero(bytes)) toPut.push({ ref, bytes });
+    }
+    if (toPut.length) {
+      let hashes: Uint8Array[];
+      try {
+        hashes = await this.chunks.put(toPut.map((x) => x.bytes));
+      } catch (e) {
+        // The data never reached the log: put it back so a later fsync can try again.
+        for (const [index, page] of pages) if (!this.dirty.get(ino, index)) this.dirty.set(ino, index, page);
+        if (p) this.pending.set(ino, p);
+        throw e instanceof ServiceError ? e : fsError('EIO', String(e));
+      }
+      toPut.forEach((x, i) => {
+        x.ref.hash = hashes[i];
+        this.cache.put(hashKey(hashes[i]), x.bytes.slice());
+      });
+    }
+    const records: FsRecord[] = [];
+    const t = p?.mtime ?? this.now();
+    for (let i = 0; i < refs.length || (i === 0 && p); i += WRITE_RECORD_PAGES_MAX) {
+      records.push({ type: 'FsWrite', payload: { ino, pages: refs.slice(i, i + WRITE_RECORD_PAGES_MAX), sizeBytes, t } });
+    }
+    await this.commit([...records, ...extra]);
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------
+
+  /** Commits buffered data, then records an image of the state (bounds mount time). */
+  async checkpoint(): Promise<void> {
+    this.alive();
+    await this.sync();
+    const image = encodeImage(this.state);
+    this.recordsSinceCheckpoint = 0;
+    await this.log.checkpoint(image);
+    this.checkpoints++;
+  }
+
+  stats(): FilesystemStats {
+    return {
+      inodes: this.state.inodes.size,
+      handles: this.handles.size,
+      dirtyBytes: this.dirty.dirtyBytes,
+      commits: this.commits,
+      recordsCommitted: this.recordsCommitted,
+      recordsSinceCheckpoint: this.recordsSinceCheckpoint,
+      checkpoints: this.checkpoints,
+      pageCacheHits: this.cache.hits,
+      pageCacheMisses: this.cache.misses,
+      broken: this.broken,
+    };
+  }
+
+  /** Every chunk hash the live tree references (roots for the content store's GC). */
+  *liveChunks(): Generator<Uint8Array> {
+    for (const n of this.state.inodes.values()) if (n.pages) for (const p of n.pages.values()) if (p.hash) yield p.hash;
+  }
+
+  /** For tests: the committed state's invariants. */
+  checkState(): void {
+    this.state.check();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The checkpoint image of the filesystem state: every inode with its attributes, entries,
+ * pages or target, encoded with the kernel's codec (msgpack). decodeImage(encodeImage(s))
+ * rebuilds a state equal to s, entry cookies and inode numbers included.
+ *
+ * Layout (version 1): { v: 1, nextIno, inodes: [ino, type, mode, uid, gid, nlink, sizeBytes,
+ * atime, mtime, ctime, dataVersion, extra] } where extra is, for a directory,
+ * [parent, nextCookie, [[name, ino, cookie], ...]] in cookie order; for a file,
+ * [[index, hash | null, lengthBytes], ...]; for a symlink, its target.
+ */
+import { decode, encode } from '../../kernel/codec.ts';
+import { FsState, FsStateError, type Inode } from './state.ts';
+import type { Time } from './records.ts';
+import type { FileType } from './protocol.ts';
+
+const IMAGE_VERSION = 1;
+
+type Row = [number, FileType, number, number, number, number, number, Time, Time, Time, number, unknown];
+
+export function encodeImage(state: FsState): Uint8Array {
+  const inodes: Row[] = [];
+  for (const n of state.inodes.values()) {
+    let extra: unknown;
+    if (n.dir) extra = [n.dir.parent, n.dir.nextCookie, [...n.dir.entries].map(([name, e]) => [name, e.ino, e.cookie])];
+    else if (n.pages) extra = [...n.pages].map(([index, p]) => [index, p.hash, p.lengthBytes]);
+    else extra = n.target;
+    inodes.push([n.ino, n.type, n.mode, n.uid, n.gid, n.nlink, n.sizeBytes, n.atime, n.mtime, n.ctime, n.dataVersion, extra]);
+  }
+  return encode({ v: IMAGE_VERSION, nextIno: state.nextIno, inodes });
+}
+
+export function decodeImage(bytes: Uint8Array): FsState {
+  const img = decode(bytes) as { v: number; nextIno: number; inodes: Row[] };
+  if (!img || img.v !== IMAGE_VERSION || !Array.isArray(img.inodes)) throw new FsStateError(`checkpoint image version ${img?.v} is not ${IMAGE_VERSION}`);
+  const state = new FsState();
+  state.inodes.clear();
+  for (const row of img.inodes) {
+    const [ino, type, mode, uid, gid, nlink, sizeBytes, atime, mtime, ctime, dataVersion, extra] = row;
+    const n: Inode = { ino, type, mode, uid, gid, nlink, sizeBytes, atime, mtime, ctime, dataVersion };
+    if (type === 'dir') {
+      const [parent, nextCookie, entries] = extra as [number, number, [string, number, number][]];
+      n.dir = { parent, nextCookie, entries: new Map(entries.map(([name, e, cookie]) => [name, { ino: e, cookie }])) };
+    } else if (type === 'file') {
+      n.pages = new Map((extra as [number, Uint8Array | null, number][]).map(([index, hash, lengthBytes]) => [index, { hash: hash ? new Uint8Array(hash) : null, lengthBytes }]));
+    } else n.target = extra as string;
+    state.inodes.set(ino, n);
+  }
+  state.nextIno = img.nextIno;
+  state.check();
+  return state;
+}
