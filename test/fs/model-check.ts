@@ -180,7 +180,9 @@ export async function runModelCheck(open: () => Promise<Subject>, script: ModelO
         case 'unlink':
         case 'rmdir':
           mine = await outcome(() => (op.kind === 'unlink' ? fs.unlink(node(op.dir), op.name) : fs.rmdir(node(op.dir), op.name)));
-          theirs = await outcome(() => mm({ op: op.kind, parent: node(op.dir), name: op.name }));
+          theirs = await outcome(() =>
+            mm(op.kind === 'unlink' ? { op: 'unlink', parent: node(op.dir), name: op.name } : { op: 'rmdir', parent: node(op.dir), name: op.name }),
+          );
           break;
         case 'symlink':
           mine = await outcome(() => fs.symlink(node(op.dir), op.name, 'target'));
