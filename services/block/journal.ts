@@ -110,6 +110,8 @@ export class Journal {
     const journal = new Journal(dev, layout, seed, scan.nextSequence, (scan.header.epoch + 1) >>> 0, scan.headerSlot, scan.header.generation, scan.headPosition);
     // Replay = a checkpoint of everything scanned, ending with a header for the new epoch. Nothing before that header write changes the log, so a crash anywhere here replays again.
     await journal.writeHomeAndAdvance(images, { tailSequence: scan.nextSequence, tailPosition: scan.headPosition });
+    // And the other slot too, so both hold the new epoch: should the newest slot ever rot, the fallback still sees this epoch's records.
+    await journal.writeHomeAndAdvance(new Map(), { tailSequence: scan.nextSequence, tailPosition: scan.headPosition });
     return {
       journal,
       replay: {
@@ -274,8 +276,10 @@ export class Journal {
     try {
       const homes = [...images].map(([blockIndex, data]) => ({ blockIndex, data }));
       for (const w of homes) assert(journalMayWrite(this.layout, w.blockIndex), `home write to ${w.blockIndex}`);
-      await this.writeAll(homes);
-      await this.dev.flush();
+      if (homes.length) {
+        await this.writeAll(homes);
+        await this.dev.flush();
+      }
       const second: BlockWrite[] = [];
       const primary = images.get(this.layout.superblock.blockIndex);
       if (primary) second.push({ blockIndex: this.layout.spare.blockIndex, data: primary });
