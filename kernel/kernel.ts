@@ -72,6 +72,8 @@ interface PendingCall {
   op: string;
   /** Name of the service that received the call (fails with STOPPED if it stops). */
   callee: string;
+  /** A long poll: does not keep virtual time moving (CallOptions.background). */
+  background: boolean;
 }
 
 type ServiceState = 'starting' | 'running' | 'stopped';
@@ -325,7 +327,7 @@ export class Kernel {
       const timerId = this.setTimer(rec.name, timeoutMs, () =>
         this.enqueue(rec.queue, { kind: 'run', fn: () => this.timeoutCall(rec, id) }),
       );
-      rec.pending.set(id, { resolve, reject, timerId, endpoint, op, callee: target.name });
+      rec.pending.set(id, { resolve, reject, timerId, endpoint, op, callee: target.name, background: options?.background === true });
       const c = this.trace.counter(endpoint);
       c.messages++;
       c.bytes += bytes.length;
@@ -493,7 +495,7 @@ export class Kernel {
   }
 
   private someoneWaits(): boolean {
-    for (const rec of this.services.values()) if (rec.pending.size) return true;
+    for (const rec of this.services.values()) for (const p of rec.pending.values()) if (!p.background) return true;
     return false;
   }
 

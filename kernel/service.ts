@@ -57,6 +57,12 @@ export interface ServiceHandlers {
 
 export interface CallOptions {
   timeoutMs?: number;
+  /**
+   * A call that may wait a long time by design (a long poll for new log commits). On the
+   * virtual clock it does not count as someone waiting, so it cannot keep time moving on
+   * an otherwise idle system; its timeout still fires when time moves for other reasons.
+   */
+  background?: boolean;
 }
 
 export interface Clock {
