@@ -8,11 +8,14 @@
  *   BADMSG     malformed request (kernel code, reused); TOOBIG over a limit in limits.ts
  *   NOSPC      the block service has no room for the chunk (nothing was changed)
  *   NOTMOUNTED the store could not mount (the message says why)
+ *   FAILED     a commit ended with an unknown outcome (the log failed or timed out); the
+ *              store serves reads but refuses every update until it is remounted, when
+ *              replay decides what happened
  * Errors of the layers below (IOERR, FAILED, EIO, ...) pass through unchanged.
  */
 import { ServiceError } from '../../kernel/errors.ts';
 
-export type ContentErrorCode = 'NOTFOUND' | 'INTEGRITY' | 'REFCOUNT' | 'BADMSG' | 'TOOBIG' | 'NOSPC' | 'NOTMOUNTED';
+export type ContentErrorCode = 'NOTFOUND' | 'INTEGRITY' | 'REFCOUNT' | 'BADMSG' | 'TOOBIG' | 'NOSPC' | 'NOTMOUNTED' | 'FAILED';
 
 export function contentError(code: ContentErrorCode, message: string): ServiceError {
   return new ServiceError(code, `content: ${message}`);

@@ -1,0 +1,173 @@
+/**
+ * Mount, garbage collection and the leftover scan.
+ *
+ * mount(blocks, log): replays every committed content record into a fresh index
+ * (index.ts rules; a broken rule is INTEGRITY and the mount fails), checks that chunk
+ * extents lie in the data region, never share a block and are allocated, then frees
+ * every allocated data block no chunk references: blocks a crash left between
+ * `allocate` and the ChunkPut commit (pool blocks, chunks whose commit never happened)
+ * and between a ChunkDrop commit and its `free`.
+ *
+ * gc(roots): mark and sweep. Live = refcount > 0 (a committed record references it), or
+ * named in `roots` (the caller's reachable set: the live tree and every snapshot), or
+ * pinned by a ref in flight. Everything else is swept in two steps:
+ *
+ *   1. COMMIT POINT: the Axiom transaction of its ChunkDrop records. Before it the chunk
+ *      is fully there; after it the index has forgotten it.
+ *   2. Its blocks are freed (after any get still reading them finishes).
+ *
+ * A crash between 1 and 2 leaves allocated, unreferenced blocks: the next mount frees
+ * them. A crash before 1 leaves the chunk as it was. So an interrupted gc leaves a
+ * consistent store, and gc never frees a chunk a committed record references (its
+ * refcount is > 0, and a ref that might commit pins it until it has).
+ * One gc runs at a time; puts of a chunk being swept wait and then store it afresh.
+ */
+import { assert, contentError, hexOf } from './errors.ts';
+import { ContentStore, checkHash, type StoreOptions } from './store.ts';
+import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
+import type { ChunkEntry } from './index.ts';
+import { EXTENTS_PER_FREE_MAX, RECORDS_PER_TRANSACTION_MAX } from './limits.ts';
+
+export interface MountReport {
+  replayedRecords: number;
+  chunks: number;
+  leftoverExtents: number;
+  leftoverBlocks: number;
+  reclaimed: boolean;
+}
+
+export interface GcReport {
+  sweptChunks: number;
+  sweptBytes: number;
+  freedBlocks: number;
+  /** Orphans (refcount 0) kept because a root names them. */
+  keptByRoots: number;
+  /** Roots that name no chunk in the index. */
+  missingRoots: number;
+  liveChunks: number;
+}
+
+export async function mountStore(blocks: BlockPort, log: MetaLog, options: StoreOptions = {}): Promise<{ store: ContentStore; report: MountReport }> {
+  const store = new ContentStore(blocks, log, options);
+  let replayedRecords = 0;
+  await log.replay((record) => store.index.apply(record, `replay record ${++replayedRecords}`));
+  store.index.audit();
+  const used = store.index.extentsChecked();
+  const allocated = mergeExtents(await blocks.allocatedExtents());
+  const leftovers = subtractExtents(allocated, used);
+  const unallocated = subtractExtents(used, allocated);
+  if (unallocated.length > 0) {
+    const x = unallocated[0];
+    throw contentError('INTEGRITY', `chunk blocks [${x.blockIndex}, +${x.blockCount}) are not allocated in the block service (and ${unallocated.length - 1} more runs)`);
+  }
+  const leftoverBlocks = leftovers.reduce((n, e) => n + e.blockCount, 0);
+  const reclaim = options.reclaimLeftovers ?? true;
+  if (reclaim) await freeAll(blocks, leftovers);
+  store.counters.leftoverBlocksFreed += reclaim ? leftoverBlocks : 0;
+  return { store, report: { replayedRecords, chunks: store.index.size, leftoverExtents: leftovers.length, leftoverBlocks, reclaimed: reclaim } };
+}
+
+const gcQueue = new WeakMap<ContentStore, Promise<unknown>>();
+
+/** Runs one gc; a gc asked for while another runs starts after it. */
+export function runGc(store: ContentStore, roots: Uint8Array[]): Promise<GcReport> {
+  const prev = gcQueue.get(store) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(() => {
+    store.checkWritable();
+    return sweep(store, roots);
+  });
+  gcQueue.set(store, next);
+  return next;
+}
+
+async function sweep(store: ContentStore, roots: Uint8Array[]): Promise<GcReport> {
+  const keep = new Set(roots.map((r, i) => hexOf(checkHash(r, `roots[${i}]`))));
+  let missingRoots = 0;
+  for (const hex of keep) if (!store.index.get(hex)) missingRoots++;
+  // Mark: everything referenced, pinned, or named by a root; the rest are victims.
+  const victims = [];
+  let keptByRoots = 0;
+  for (const e of store.index.values()) {
+    if (!isVictim(store, e)) continue;
+    if (keep.has(hexOf(e.hash))) {
+      keptByRoots++;
+      continue;
+    }
+    victims.push(e);
+  }
+  store.counters.gcRuns++;
+  let sweptChunks = 0, sweptBytes = 0, freedBlocks = 0;
+  for (let i = 0; i < victims.length; i += RECORDS_PER_TRANSACTION_MAX) {
+    // Re-check at the batch: a put or ref may have pinned a victim while earlier batches committed.
+    const batch = victims.slice(i, i + RECORDS_PER_TRANSACTION_MAX).filter((e) => isVictim(store, e));
+    if (batch.length === 0) continue;
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    for (const e of batch) {
+      e.dropping = true;
+      store.drops.set(hexOf(e.hash), done);
+    }
+    const records: ContentRecord[] = batch.map((e) => ({ type: 'ChunkDrop', payload: { hash: e.hash } }));
+    try {
+      await store.commit(records);
+      records.forEach((r, j) => store.index.apply(r, `gc record ${j}`));
+    } catch (e) {
+      if (!store.failure) for (const v of batch) v.dropping = false; // certainly not committed
+      throw e;
+    } finally {
+      for (const v of batch) store.drops.delete(hexOf(v.hash));
+      release();
+    }
+    // The index has forgotten them; free their blocks once no get is still reading them.
+    await Promise.all(batch.map((e) => (e.readers === 0 ? undefined : new Promise<void>((r) => (e.onIdle = r)))));
+    const extents = batch.filter((e) => e.blockCount > 0).map((e) => ({ blockIndex: e.blockIndex, blockCount: e.blockCount }));
+    await freeAll(store.blocks, extents);
+    sweptChunks += batch.length;
+    sweptBytes += batch.reduce((n, e) => n + e.sizeBytes, 0);
+    freedBlocks += extents.reduce((n, e) => n + e.blockCount, 0);
+  }
+  store.counters.sweptChunks += sweptChunks;
+  store.counters.sweptBlocks += freedBlocks;
+  return { sweptChunks, sweptBytes, freedBlocks, keptByRoots, missingRoots, liveChunks: store.index.size };
+}
+
+function isVictim(store: ContentStore, e: ChunkEntry): boolean {
+  if (e.refcount > 0 || e.pendingUp > 0 || e.dropping || store.index.get(hexOf(e.hash)) !== e) return false;
+  assert(e.pendingDown === 0, 'no unref pending on a chunk without references');
+  return true;
+}
+
+async function freeAll(blocks: BlockPort, extents: Extent[]): Promise<void> {
+  for (let i = 0; i < extents.length; i += EXTENTS_PER_FREE_MAX) await blocks.free(extents.slice(i, i + EXTENTS_PER_FREE_MAX));
+}
+
+/** Sorted, with touching or overlapping extents merged. */
+export function mergeExtents(extents: Extent[]): Extent[] {
+  const sorted = extents.filter((e) => e.blockCount > 0).sort((a, b) => a.blockIndex - b.blockIndex);
+  const out: Extent[] = [];
+  for (const e of sorted) {
+    const last = out[out.length - 1];
+    if (last && e.blockIndex <= last.blockIndex + last.blockCount) {
+      last.blockCount = Math.max(last.blockCount, e.blockIndex + e.blockCount - last.blockIndex);
+    } else out.push({ blockIndex: e.blockIndex, blockCount: e.blockCount });
+  }
+  return out;
+}
+
+/** The blocks of `from` that are in no extent of `minus` (both sorted and disjoint within themselves). */
+export function subtractExtents(from: Extent[], minus: Extent[]): Extent[] {
+  const out: Extent[] = [];
+  const m = mergeExtents(minus);
+  let j = 0;
+  for (const e of mergeExtents(from)) {
+    let at = e.blockIndex;
+    const end = e.blockIndex + e.blockCount;
+    while (j < m.length && m[j].blockIndex + m[j].blockCount <= at) j++;
+    for (let k = j; k < m.length && m[k].blockIndex < end; k++) {
+      if (m[k].blockIndex > at) out.push({ blockIndex: at, blockCount: m[k].blockIndex - at });
+      at = Math.max(at, m[k].blockIndex + m[k].blockCount);
+    }
+    if (at < end) out.push({ blockIndex: at, blockCount: end - at });
+  }
+  return out;
+}
