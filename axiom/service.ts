@@ -8,13 +8,16 @@
  * injected into the engine so group-commit waits run on virtual time under the
  * deterministic scheduler.
  *
+ * Recovery runs after start() returns (the kernel delivers no replies during start, and
+ * recovery reads through the block service); requests wait for it.
+ *
  * A bad request (wrong shape, unknown record type, malformed payload) is answered with an
  * error value and nothing else happens; other clients' proposals keep committing. The
  * commit point is the engine's: a propose reply is sent only after the flush.
  */
 
 import { ServiceError } from '../kernel/errors.ts';
-import type { Manifest, ServiceContext, ServiceDefinition, ServiceHandlers } from '../kernel/service.ts';
+import type { Manifest, ServiceContext, ServiceDefinition } from '../kernel/service.ts';
 import type { LogDevice } from './device.ts';
 import { axiomError } from './errors.ts';
 import { LOG_ID_SIZE_BYTES, WAITERS_MAX } from './limits.ts';
@@ -54,75 +57,94 @@ async function openOrFormat(ctx: ServiceContext, device: LogDevice, config: Axio
 }
 
 export const axiomService: ServiceDefinition<AxiomServiceConfig> = {
-  async start(ctx, config) {
-    const device = await config.device(ctx);
-    const log = await openOrFormat(ctx, device, config);
-    const r = log.recovery;
-    ctx.log(`recovered: records ${r.startSeq}..${r.committedSeq} (${r.transactionsFound} transactions) from checkpoint ${r.checkpointSeq}; end: ${r.stop.reason} at ${r.stop.seq}; ${r.discardedRecords} uncommitted records discarded`);
+  start(ctx, config) {
+    // The kernel delivers no replies to a service still in start(), and opening the log
+    // calls the block service; so recovery runs after start returns, and requests wait for
+    // it (a failed recovery is every request's error, and the boot log's).
+    const ready = openService(ctx, config);
+    ready.catch((e: unknown) => ctx.log(`recovery failed: ${(e as Error).message}`));
+    return {
+      async handle(req) {
+        const parsed = parseAxiomRequest(req.op, req.body);
+        const server = await ready;
+        return server.handle(parsed);
+      },
+      async stop() {
+        const server = await ready.catch(() => null);
+        await server?.stop();
+      },
+    };
+  },
+};
 
-    const waiters = new Set<Waiter>();
-    const wake = () => {
+interface Server {
+  handle(req: AxiomRequest): unknown | Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+async function openService(ctx: ServiceContext, config: AxiomServiceConfig): Promise<Server> {
+  const device = await config.device(ctx);
+  const log = await openOrFormat(ctx, device, config);
+  const r = log.recovery;
+  ctx.log(`recovered: records ${r.startSeq}..${r.committedSeq} (${r.transactionsFound} transactions) from checkpoint ${r.checkpointSeq}; end: ${r.stop.reason} at ${r.stop.seq}; ${r.discardedRecords} uncommitted records discarded`);
+
+  const waiters = new Set<Waiter>();
+  log.subscribe(() => {
+    for (const w of waiters) {
+      if (log.committedSeq <= w.afterSeq) continue;
+      waiters.delete(w);
+      ctx.timers.clearTimeout(w.timerId);
+      w.resolve(log.committedSeq);
+    }
+  });
+
+  const handlers: { [Op in AxiomOp]: Handler<Op> } = {
+    propose: (req) => log.propose(req.records),
+    checkpoint: (req) => log.checkpoint(req.image),
+    read: async (req) => ({ records: await log.read(req.fromSeq, req.limitRecords), startSeq: log.startSeq, committedSeq: log.committedSeq }),
+    wait: (req) => {
+      if (log.committedSeq > req.afterSeq || req.timeoutMs === 0) return { committedSeq: log.committedSeq };
+      if (waiters.size >= WAITERS_MAX) throw axiomError('BUSY', `${WAITERS_MAX} clients are waiting already`);
+      return new Promise((resolve) => {
+        const w: Waiter = {
+          afterSeq: req.afterSeq,
+          resolve: (committedSeq) => resolve({ committedSeq }),
+          timerId: ctx.timers.setTimeout(() => {
+            waiters.delete(w);
+            resolve({ committedSeq: log.committedSeq });
+          }, req.timeoutMs),
+        };
+        waiters.add(w);
+      });
+    },
+    checkpointImage: async () => (await log.checkpointImage()) ?? { seq: 0 },
+    info: (): AxiomInfo => {
+      const a = log.anchorInfo();
+      return {
+        logIdHex: Array.from(a.logId, (b) => b.toString(16).padStart(2, '0')).join(''),
+        epoch: a.epoch,
+        startSeq: a.startSeq,
+        checkpointSeq: a.checkpointSeq,
+        committedSeq: log.committedSeq,
+        recovery: log.recovery,
+      };
+    },
+    stats: () => log.stats(),
+    verify: () => log.verify(),
+  };
+
+  return {
+    handle: (req) => (handlers[req.op] as Handler<typeof req.op>)(req),
+    async stop() {
+      await log.close();
       for (const w of waiters) {
-        if (log.committedSeq <= w.afterSeq) continue;
-        waiters.delete(w);
         ctx.timers.clearTimeout(w.timerId);
         w.resolve(log.committedSeq);
       }
-    };
-    log.subscribe(wake);
-
-    const handlers: { [Op in AxiomOp]: Handler<Op> } = {
-      propose: (req) => log.propose(req.records),
-      checkpoint: (req) => log.checkpoint(req.image),
-      read: async (req) => ({ records: await log.read(req.fromSeq, req.limitRecords), startSeq: log.startSeq, committedSeq: log.committedSeq }),
-      wait: (req) => {
-        if (log.committedSeq > req.afterSeq || req.timeoutMs === 0) return { committedSeq: log.committedSeq };
-        if (waiters.size >= WAITERS_MAX) throw axiomError('BUSY', `${WAITERS_MAX} clients are waiting already`);
-        return new Promise((resolve) => {
-          const w: Waiter = {
-            afterSeq: req.afterSeq,
-            resolve: (committedSeq) => resolve({ committedSeq }),
-            timerId: ctx.timers.setTimeout(() => {
-              waiters.delete(w);
-              resolve({ committedSeq: log.committedSeq });
-            }, req.timeoutMs),
-          };
-          waiters.add(w);
-        });
-      },
-      checkpointImage: async () => (await log.checkpointImage()) ?? { seq: 0 },
-      info: (): AxiomInfo => {
-        const a = log.anchorInfo();
-        return {
-          logIdHex: Array.from(a.logId, (b) => b.toString(16).padStart(2, '0')).join(''),
-          epoch: a.epoch,
-          startSeq: a.startSeq,
-          checkpointSeq: a.checkpointSeq,
-          committedSeq: log.committedSeq,
-          recovery: log.recovery,
-        };
-      },
-      stats: () => log.stats(),
-      verify: () => log.verify(),
-    };
-
-    const service: ServiceHandlers = {
-      handle(req) {
-        const parsed = parseAxiomRequest(req.op, req.body);
-        return (handlers[parsed.op] as Handler<typeof parsed.op>)(parsed);
-      },
-      async stop() {
-        await log.close();
-        for (const w of waiters) {
-          ctx.timers.clearTimeout(w.timerId);
-          w.resolve(log.committedSeq);
-        }
-        waiters.clear();
-      },
-    };
-    return service;
-  },
-};
+      waiters.clear();
+    },
+  };
+}
 
 /** A manifest for the Axiom service; `calls` names what `device(ctx)` needs (e.g. 'block'). */
 export function axiomManifest(config: AxiomServiceConfig, opts: { name?: string; endpoint?: string; calls?: string[] } = {}): Manifest<AxiomServiceConfig> {

@@ -81,6 +81,7 @@ describe('axiom service', () => {
     const device = new MemoryLogDevice(256);
     const { attach } = await boot(device, { batchWaitMs: 2 });
     const clients = Array.from({ length: 20 }, (_, i) => attach(`c${i}`));
+    await clients[0].info(); // recovery (and formatting) done
     const flushes = device.counters.flushes;
     const receipts = await Promise.all(clients.map((c, i) => c.propose(taggedTxn(i, 2))));
     expect(device.counters.flushes - flushes).toBe(1);
@@ -104,6 +105,19 @@ describe('axiom service', () => {
     for (let i = 1; i <= 5; i++) await writer.propose(taggedTxn(i, 1 + (i % 2)));
     await following;
     expect(seen).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('axiom service on a damaged region', () => {
+  it('answers every request with the recovery error instead of crashing', async () => {
+    const device = new MemoryLogDevice(64);
+    device.bytes.fill(0xee, 0, 2 * AXIOM_BLOCK_SIZE_BYTES); // both anchor slots: garbage, not zeros
+    const { k, attach } = await boot(device);
+    const app = attach('app');
+    expect(await codeOf(app.info())).toBe('CORRUPT');
+    expect(await codeOf(app.propose(taggedTxn(1)))).toBe('CORRUPT');
+    expect(device.bytes[0]).toBe(0xee); // never formatted over
+    expect(k.logLines.some((l) => l.includes('recovery failed'))).toBe(true);
   });
 });
 
