@@ -87,6 +87,8 @@ export class Journal {
   private checkpointing?: Promise<void>;
   private failure?: ServiceError;
   private readonly counters = { commits: 0, batches: 0, checkpoints: 0 };
+  /** Checkpoint in the background once the log is CHECKPOINT_USED_FRACTION full (off: only when a commit needs the space). */
+  autoCheckpoint = true;
 
   private constructor(
     private readonly dev: BlockDevice,
@@ -103,11 +105,12 @@ export class Journal {
   }
 
   /** Replays every committed transaction, starts a new epoch, and returns the journal ready for commits. */
-  static async open(dev: BlockDevice, layout: Layout, seed: number): Promise<{ journal: Journal; replay: ReplayReport }> {
+  static async open(dev: BlockDevice, layout: Layout, seed: number, options: { autoCheckpoint?: boolean } = {}): Promise<{ journal: Journal; replay: ReplayReport }> {
     const scan = await scanJournal((b, n) => dev.readBlocks(b, n), layout, seed, (b) => journalMayWrite(layout, b));
     const images = new Map<number, Uint8Array>();
     for (const tx of scan.transactions) for (const w of tx.writes) images.set(w.blockIndex, w.data);
     const journal = new Journal(dev, layout, seed, scan.nextSequence, (scan.header.epoch + 1) >>> 0, scan.headerSlot, scan.header.generation, scan.headPosition);
+    journal.autoCheckpoint = options.autoCheckpoint ?? true;
     // Replay = a checkpoint of everything scanned, ending with a header for the new epoch. Nothing before that header write changes the log, so a crash anywhere here replays again.
     await journal.writeHomeAndAdvance(images, { tailSequence: scan.nextSequence, tailPosition: scan.headPosition });
     // And the other slot too, so both hold the new epoch: should the newest slot ever rot, the fallback still sees this epoch's records.
@@ -264,7 +267,7 @@ export class Journal {
     this.counters.batches++;
     this.counters.commits += batch.length;
     batch.forEach((w, i) => w.resolve(txs[i].sequence));
-    if (this.needsCheckpoint && !this.checkpointing) this.startCheckpoint().catch(() => undefined);
+    if (this.autoCheckpoint && this.needsCheckpoint && !this.checkpointing) this.startCheckpoint().catch(() => undefined);
   }
 
   /**

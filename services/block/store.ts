@@ -62,12 +62,12 @@ export class BlockStore {
     return this.superblock.uuid;
   }
 
-  static async mount(dev: BlockDevice, options: { cacheSizeBytes: number }): Promise<BlockStore> {
+  static async mount(dev: BlockDevice, options: { cacheSizeBytes: number; autoCheckpoint?: boolean }): Promise<BlockStore> {
     const read = (b: number, n: number) => dev.readBlocks(b, n);
     const first: ImageReport = await integrity(() => readImage(read, dev.blockCount));
     const layout = first.superblock.layout;
     const seed = checksumSeed(first.superblock.uuid);
-    const { journal, replay } = await integrity(() => Journal.open(dev, layout, seed));
+    const { journal, replay } = await integrity(() => Journal.open(dev, layout, seed, { autoCheckpoint: options.autoCheckpoint }));
     // Replay may have rewritten the primary (and the spare); read both again.
     const after = await integrity(() => readImage(read, dev.blockCount));
     const repaired: string[] = [];
