@@ -43,8 +43,9 @@ export class Session {
   /** A fid of the given type, or the errno Linux expects for the wrong type. */
   fidOfType(id: number, type: FileType): Fid {
     const fid = this.fids.get(id);
-    if (fid.type !== type) throw p9Error(type === 'dir' ? 'ENOTDIR' : fid.type === 'dir' ? 'EISDIR' : 'EINVAL', `fid ${id} is a ${fid.type}, not a ${type}`);
-    return fid;
+    if (fid.type === type) return fid;
+    const errno = type === 'dir' ? 'ENOTDIR' : type === 'file' && fid.type === 'dir' ? 'EISDIR' : 'EINVAL';
+    throw p9Error(errno, `fid ${id} is a ${fid.type}, not a ${type}`);
   }
 
   /** Closes the fs handle a fid holds, if any. */
