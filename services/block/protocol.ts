@@ -14,6 +14,7 @@
  *          of the data region; durable after a later flush (no journal: for blocks that
  *          nothing references yet, and for Axiom's own log)
  *   flush                        -> {}  every write replied to before it is durable
+ *   sync                         -> {}  flush, then checkpoint the journal (fast next mount)
  *   txBegin -> {txId};  txWrite {txId, blockIndex, data | from} -> {};  txAbort {txId}
  *   txCommit {txId} -> {sequence}  all of the transaction's writes, or none, durable on reply
  *   commit {writes: [{blockIndex, data}]} -> {sequence}  one-message transaction
@@ -48,6 +49,7 @@ export type BlockRequest =
   | { op: 'read'; blockIndex: number; blockCount: number; into?: Segment[] }
   | { op: 'write'; blockIndex: number; data?: Uint8Array; from?: Segment[] }
   | { op: 'flush' }
+  | { op: 'sync' }
   | { op: 'txBegin' }
   | { op: 'txWrite'; txId: number; blockIndex: number; data?: Uint8Array; from?: Segment[] }
   | { op: 'txCommit'; txId: number }
@@ -130,6 +132,7 @@ export function parseBlockRequest(op: string, body: unknown): BlockRequest {
     case 'info':
     case 'stats':
     case 'flush':
+    case 'sync':
     case 'txBegin':
       return { op };
     case 'read': {
@@ -196,6 +199,9 @@ export class BlockClient {
   }
   async flush(): Promise<void> {
     await this.ctx.call(this.endpoint, 'flush', {});
+  }
+  async sync(): Promise<void> {
+    await this.ctx.call(this.endpoint, 'sync', {});
   }
   async txBegin(): Promise<number> {
     return (await this.ctx.call<{ txId: number }>(this.endpoint, 'txBegin', {})).txId;

@@ -162,6 +162,9 @@ class BlockServer {
       case 'flush':
         await this.store.flush();
         return {};
+      case 'sync':
+        await this.store.sync();
+        return {};
       case 'txBegin': {
         if (this.txs.size >= OPEN_TRANSACTIONS_MAX) throw blockError('TOOBIG', `${OPEN_TRANSACTIONS_MAX} transactions are open already`);
         const txId = this.nextTxId++;

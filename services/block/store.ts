@@ -166,6 +166,12 @@ export class BlockStore {
     return sequence;
   }
 
+  /** flush, then checkpoint the whole journal: everything is at its home location (the next mount replays nothing). */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.journal.checkpoint();
+  }
+
   // ---- allocation ----------------------------------------------------------------------
 
   async allocate(blockCount: number, options: { contiguous?: boolean } = {}): Promise<Extent[]> {
@@ -181,7 +187,10 @@ export class BlockStore {
     if (extents.length > EXTENTS_PER_REQUEST_MAX) throw blockError('TOOBIG', `at most ${EXTENTS_PER_REQUEST_MAX} extents per free`);
     if (this.allocator.ordinalsOf(extents).size > TX_BLOCKS_MAX - 1) throw blockError('TOOBIG', 'these extents touch more bitmap blocks than one transaction holds; free them in parts');
     const freed = this.allocator.free(extents);
-    await this.commitAllocation();
+    const committed = this.commitAllocation();
+    // Freed blocks' cached contents are garbage now: no point writing them back.
+    for (const e of extents) this.cache.drop(e.blockIndex, e.blockCount);
+    await committed;
     return freed;
   }
 

@@ -59,6 +59,8 @@ describe('block service', () => {
     await block.commit([{ blockIndex: e.blockIndex + 1, data: tagged(45, 1) }]);
     expect(isTagged(await block.read(e.blockIndex + 1, 1), 45, 1)).toBe(true);
 
+    await block.sync();
+    expect((await block.stats()).journal.usedBlocks).toBe(0);
     expect(await block.free([e])).toBe(8);
     const s = await block.stats();
     expect(s.freeBlocks).toBe(free0);
