@@ -24,6 +24,13 @@ export interface Manifest<Config = unknown> {
   dma?: boolean;
   config?: Config;
   service: ServiceDefinition<Config>;
+  /**
+   * The same service named by module, for the isolated kernel (a worker thread per
+   * service cannot be handed `service`, a function): `module` is a file URL and
+   * `export` the name of its exported ServiceDefinition. The deterministic kernel uses
+   * `service`; a manifest spawned in isolated mode must have `entry`.
+   */
+  entry?: { module: string; export: string };
 }
 
 export interface ServiceDefinition<Config = unknown> {
