@@ -1,0 +1,124 @@
+/**
+ * A test-only system for the shell: the real machine, kernel and virtio-blk driver
+ * (tools/system.ts), plus the reference filesystem model behind the fs protocol, and,
+ * when asked, the real Axiom service over a region of the same disk. It stands in for
+ * the full stack until services/fs and the layers under it are wired into
+ * tools/system.ts; then the shell's tests run unchanged against that.
+ *
+ * Persistence of the model: one FsModel lives in a ModelStore outside the kernel and
+ * survives reboots and crashes. That is the crash contract for everything the shell
+ * does (every fs operation it makes is acknowledged once its reply comes, and its file
+ * handles are closed before a command ends, which commits their data), not a
+ * simulation of losing unsynced data: the disk's power cut is real (power.ts), the
+ * model's is not. Axiom, when present, keeps its records on the disk and really
+ * recovers from what survived.
+ */
+import { AxiomClient } from '../../axiom/protocol.ts';
+import { DiskLogDevice } from '../../axiom/disk-device.ts';
+import { axiomManifest } from '../../axiom/service.ts';
+import { AXIOM_BLOCK_SIZE_BYTES } from '../../axiom/limits.ts';
+import { FaultyBackend } from '../../kernel/machine/disk/faulty.ts';
+import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import type { Manifest } from '../../kernel/service.ts';
+import { VIRTIO_BLK_ENDPOINT } from '../../drivers/virtio-blk/protocol.ts';
+import { FS_ENDPOINT, FsClient, parseFsRequest, type Timespec } from '../../services/fs/protocol.ts';
+import { bootSystem } from '../../tools/system.ts';
+import { SHELL_ENDPOINTS, type ShellBackends, type ShellSystem } from '../../tools/shell/backends.ts';
+import { ShellHost } from '../../tools/shell/host.ts';
+import { FsModel } from '../model/fs-model.ts';
+import { ModelContent, ModelFsck, ModelSnapshots, type StoredSnapshot } from './model-backends.ts';
+
+export const MiB = 1024 * 1024;
+const EPOCH_MS = 1_700_000_000_000;
+/** The Axiom region: the first AXIOM_REGION_BLOCKS 4 KiB blocks of the test disk. */
+export const AXIOM_REGION_BLOCKS = 1024;
+
+/** What survives reboots in the test world besides the disk. */
+export class ModelStore {
+  model: FsModel;
+  private lastMs = EPOCH_MS;
+  private nowFn: () => number = () => this.lastMs;
+  readonly snapshots = new Map<string, StoredSnapshot>();
+
+  constructor() {
+    this.model = new FsModel(() => this.now());
+  }
+
+  /** Called at each boot: time continues from where the last boot left it. */
+  attachClock(nowMs: () => number): void {
+    const base = this.lastMs;
+    this.nowFn = () => base + nowMs();
+  }
+
+  now(): Timespec {
+    const ms = Math.max(this.lastMs, this.nowFn());
+    this.lastMs = ms;
+    return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 };
+  }
+}
+
+function persistentModelManifest(store: ModelStore): Manifest {
+  return {
+    name: 'fs-model',
+    provides: [FS_ENDPOINT],
+    calls: [],
+    service: {
+      start: (ctx) => {
+        store.attachClock(() => Math.floor(ctx.clock.nowMs()));
+        return { handle: (req) => store.model.apply(parseFsRequest(req.op, req.body)) };
+      },
+    },
+  };
+}
+
+export interface TestHostOptions {
+  seed?: number;
+  disk?: DiskBackend;
+  diskSizeBytes?: number;
+  /** Run the real Axiom service on the disk (default true). */
+  axiom?: boolean;
+  /** Model backends for the layers that have not landed (default: all). */
+  models?: { snapshots?: boolean; content?: boolean; fsck?: boolean };
+  store?: ModelStore;
+  log?: (line: string) => void;
+}
+
+export interface TestWorld {
+  host: ShellHost;
+  store: ModelStore;
+  disk: DiskBackend;
+}
+
+export async function startTestHost(options: TestHostOptions = {}): Promise<TestWorld> {
+  const store = options.store ?? new ModelStore();
+  const disk = options.disk ?? new FaultyBackend(options.diskSizeBytes ?? 16 * MiB);
+  const withAxiom = options.axiom ?? true;
+  const models = { snapshots: true, content: true, fsck: true, ...options.models };
+  const boot = async (socket: DiskBackend, log: (line: string) => void): Promise<ShellSystem> => {
+    const sys = await bootSystem({ disk: socket, seed: options.seed ?? 1, memorySizeBytes: 64 * MiB, log, userCalls: [VIRTIO_BLK_ENDPOINT, ...SHELL_ENDPOINTS] });
+    await sys.kernel.spawn(persistentModelManifest(store));
+    log('kernel: service fs-model up (endpoint fs; the reference model standing in for services/fs)');
+    if (withAxiom) {
+      const blockCount = Math.min(AXIOM_REGION_BLOCKS, Math.floor(socket.sizeBytes / AXIOM_BLOCK_SIZE_BYTES));
+      await sys.kernel.spawn(axiomManifest({ device: () => new DiskLogDevice(socket, 0, blockCount), formatIfEmpty: true }));
+      const r = (await new AxiomClient(sys.user).info()).recovery;
+      log(`kernel: service axiom up (endpoint axiom, ${blockCount} blocks at the start of the disk): recovered to seq ${r.committedSeq} from checkpoint ${r.checkpointSeq}, ${r.transactionsFound} transactions`);
+    }
+    return { kernel: sys.kernel, user: sys.user, shutdown: sys.shutdown };
+  };
+  const backends = (system: ShellSystem): Partial<ShellBackends> => {
+    const out: Partial<ShellBackends> = {};
+    const fs = new FsClient(system.user);
+    if (models.snapshots) out.snapshots = new ModelSnapshots(fs, store);
+    if (models.content) out.content = new ModelContent(fs, store);
+    if (models.fsck) out.fsck = new ModelFsck(fs);
+    return out;
+  };
+  const host = await ShellHost.start({ disk, boot, backends, log: options.log });
+  return { host, store, disk };
+}
+
+/** An Axiom client for a test to write records the way services/fs will. */
+export function axiomClient(host: ShellHost): AxiomClient {
+  return new AxiomClient(host.system.user);
+}

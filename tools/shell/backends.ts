@@ -1,0 +1,197 @@
+/**
+ * What the shell talks to, as small interfaces: the kernel's statistics (a view of
+ * kernel/kernel.ts) and one optional client per layer. A command whose backend is
+ * absent says "not available yet (needs ...)" instead of failing obscurely, so the
+ * shell works on whatever part of the stack is running and grows with it.
+ *
+ * `backendsFor(system)` builds the clients from the layers' protocol.ts files for every
+ * endpoint some running service provides; tests (and layers that have no protocol.ts
+ * yet) pass their own through `overrides`. Nothing here imports a service's internals.
+ *
+ * The shapes of the not-yet-landed layers (content, snapshots, fsck) are the shell's
+ * proposal: each is what the command prints, no more; the layer's client can satisfy it
+ * directly or through a few lines of adapter.
+ */
+import type { ServiceContext } from '../../kernel/service.ts';
+import type { EndpointCounters, TraceEntry } from '../../kernel/trace.ts';
+import { FS_ENDPOINT, FsClient, type Timespec } from '../../services/fs/protocol.ts';
+import { AXIOM_ENDPOINT, AxiomClient } from '../../axiom/protocol.ts';
+import { NotAvailableError } from './errors.ts';
+
+// ---- the kernel ------------------------------------------------------------------------
+
+export interface ServiceView {
+  name: string;
+  state: string;
+  provides: string[];
+  calls: string[];
+  /** Messages handled (calls and sends). */
+  handled: number;
+  pendingCalls: number;
+  mailboxDepth: number;
+  internalErrors: number;
+  /** Restarts by the supervisor, once the kernel counts them. */
+  restarts?: number;
+}
+
+/** The part of kernel/kernel.ts's Kernel the shell reads. */
+export interface KernelView {
+  readonly seed: number;
+  nowMs(): number;
+  serviceStats(): ServiceView[];
+  endpointCounters(): ReadonlyMap<string, EndpointCounters>;
+  readonly trace: { enabled: boolean; sink?: (entry: TraceEntry) => void };
+  readonly logLines: readonly string[];
+}
+
+/** One booted system as the shell sees it; tools/system.ts's System is one. */
+export interface ShellSystem {
+  kernel: KernelView;
+  /** The shell's own context: calls only, to the endpoints its manifest names. */
+  user: ServiceContext;
+  /** Clean stop: every service's stop() (flush, checkpoint), then the disk is closed. */
+  shutdown(): Promise<void>;
+}
+
+// ---- the layers --------------------------------------------------------------------------
+
+/** The fs protocol client (services/fs/protocol.ts), as far as the shell uses it. */
+export type FsApi = Pick<
+  FsClient,
+  | 'getattr' | 'setattr' | 'lookup' | 'resolve' | 'create' | 'open' | 'close' | 'read' | 'write' | 'truncate'
+  | 'fsync' | 'mkdir' | 'rmdir' | 'unlink' | 'readdir' | 'rename' | 'link' | 'symlink' | 'readlink' | 'statfs' | 'sync'
+>;
+
+/** Axiom's client (axiom/protocol.ts), as far as `log` and `fsck` use it. */
+export type AxiomApi = Pick<AxiomClient, 'info' | 'read' | 'stats'>;
+
+/** services/block's stats, as far as `journal` and `cache` print them (its BlockStats fits). */
+export interface BlockStatsView {
+  freeBlocks: number;
+  dataBlocks: number;
+  cache: { capacityBytes: number; residentBytes: number; dirtyBlocks: number; hits: number; misses: number; coalesced: number; evictions: number; writeBacks: number; ghostHits: number };
+  journal: { capacityBlocks: number; usedBlocks: number; liveTransactions: number; commits: number; batches: number; checkpoints: number; nextSequence: number };
+  failed: string | null;
+}
+
+/** services/block's info, as far as `journal` prints the mount report (its BlockInfo fits). */
+export interface BlockInfoView {
+  blockSizeBytes: number;
+  blockCount: number;
+  mount: { superblockSource: string; problems: string[]; replayedTransactions: number; replayedBlocks: number; replayStop: string };
+}
+
+export interface BlockApi {
+  stats(): Promise<BlockStatsView>;
+  info(): Promise<BlockInfoView>;
+}
+
+export interface ContentStatsView {
+  chunkCount: number;
+  /** Bytes the files name (every reference counted). */
+  logicalBytes: number;
+  /** Bytes stored once per distinct chunk. */
+  storedBytes: number;
+}
+
+export interface GcReportView {
+  rootCount: number;
+  markedChunks: number;
+  freedChunks: number;
+  freedBytes: number;
+  /** Blocks found allocated but referenced by nothing (e.g. left by a crash) and freed. */
+  leakedBlocksFreed?: number;
+}
+
+export interface ContentApi {
+  stats(): Promise<ContentStatsView>;
+  gc(): Promise<GcReportView>;
+}
+
+export interface SnapshotView {
+  name: string;
+  /** Merkle root, hex. */
+  rootHash: string;
+  createdAt: Timespec;
+  fileCount?: number;
+  dirCount?: number;
+  /** Logical bytes of the files it holds. */
+  sizeBytes?: number;
+}
+
+export type ChangeKind = 'added' | 'removed' | 'modified' | 'type';
+
+export interface DiffEntryView {
+  path: string;
+  change: ChangeKind;
+  /** file | dir | symlink, after the change (before it, for removed). */
+  type: string;
+  sizeBytesBefore?: number;
+  sizeBytesAfter?: number;
+}
+
+export interface SnapshotsApi {
+  create(name: string): Promise<SnapshotView>;
+  list(): Promise<SnapshotView[]>;
+  show(name: string): Promise<SnapshotView>;
+  /** Changes from snapshot `from` to snapshot `to`, or to the live tree when `to` is undefined. */
+  diff(from: string, to?: string): Promise<DiffEntryView[]>;
+  restore(name: string): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+export interface FsckProblemView {
+  /** superblock | journal | bitmap | refcount | chunk | axiom | namespace | snapshot ... */
+  area: string;
+  message: string;
+  repaired?: boolean;
+}
+
+export interface FsckReportView {
+  problems: FsckProblemView[];
+  /** What was checked and how many of each (e.g. {chunks: 1204, inodes: 77}). */
+  checked: Record<string, number>;
+}
+
+export interface FsckApi {
+  check(): Promise<FsckReportView>;
+}
+
+export interface ShellBackends {
+  fs?: FsApi;
+  axiom?: AxiomApi;
+  block?: BlockApi;
+  content?: ContentApi;
+  snapshots?: SnapshotsApi;
+  fsck?: FsckApi;
+}
+
+/** Which layer each backend needs, for the "not available yet" message. */
+export const BACKEND_NEEDS: Record<keyof ShellBackends, string> = {
+  fs: 'services/fs',
+  axiom: 'axiom',
+  block: 'services/block',
+  content: 'services/content',
+  snapshots: 'snapshots in services/fs',
+  fsck: 'fsck',
+};
+
+/** The backend, or NotAvailableError naming the layer it needs. */
+export function need<K extends keyof ShellBackends>(backends: ShellBackends, key: K): NonNullable<ShellBackends[K]> {
+  const b = backends[key];
+  if (b === undefined || b === null) throw new NotAvailableError(BACKEND_NEEDS[key]);
+  return b as NonNullable<ShellBackends[K]>;
+}
+
+/** Endpoints the shell's context should hold, whichever of them the system provides. */
+export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, 'block', 'content'];
+
+/** Clients for every layer some running service provides, plus `overrides`. */
+export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackends> = {}): ShellBackends {
+  const provided = new Set<string>();
+  for (const s of system.kernel.serviceStats()) if (s.state === 'running') for (const ep of s.provides) provided.add(ep);
+  const backends: ShellBackends = {};
+  if (provided.has(FS_ENDPOINT)) backends.fs = new FsClient(system.user);
+  if (provided.has(AXIOM_ENDPOINT)) backends.axiom = new AxiomClient(system.user);
+  return { ...backends, ...overrides };
+}
