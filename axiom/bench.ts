@@ -23,6 +23,7 @@ import { DiskLogDevice } from './disk-device.ts';
 import { AXIOM_BLOCK_SIZE_BYTES } from './limits.ts';
 import { AxiomLog } from './log.ts';
 import { rec, type RecordInput } from './records.ts';
+import type { Hasher } from './chain.ts';
 
 export interface BenchRow {
   name: string;
@@ -50,6 +51,8 @@ export interface AxiomBenchOptions {
   log?: (line: string) => void;
   /** Overrides for tests (smaller runs). */
   sizes?: { commitTransactions?: number; recoveryRecords?: number };
+  /** The chain's BLAKE3 (default: @noble/hashes); the system uses the fast one. */
+  hasher?: Hasher;
 }
 
 function fileCreate(i: number): RecordInput {
@@ -69,9 +72,9 @@ function fileDevice(dir: string, name: string, blockCount: number): { device: Lo
   };
 }
 
-async function fresh(device: LogDevice): Promise<AxiomLog> {
-  await AxiomLog.format(device, { logId: new Uint8Array(16).fill(0xbe), force: true });
-  return AxiomLog.open(device);
+async function fresh(device: LogDevice, hasher?: Hasher): Promise<AxiomLog> {
+  await AxiomLog.format(device, { logId: new Uint8Array(16).fill(0xbe), force: true, hasher });
+  return AxiomLog.open(device, { hasher });
 }
 
 /** Commits `transactions` one-record transactions from `proposers` concurrent loops; returns transactions per second. */
@@ -87,9 +90,9 @@ async function commitRate(log: AxiomLog, proposers: number, transactions: number
   return (perProposer * proposers) / seconds;
 }
 
-async function recoveryMs(device: LogDevice): Promise<{ ms: number; transactions: number }> {
+async function recoveryMs(device: LogDevice, hasher?: Hasher): Promise<{ ms: number; transactions: number }> {
   const t0 = performance.now();
-  const log = await AxiomLog.open(device);
+  const log = await AxiomLog.open(device, { hasher });
   let transactions = 0;
   for await (const _ of log.transactions()) transactions++;
   const ms = performance.now() - t0;
@@ -110,7 +113,7 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
       const transactions = proposers === 1 && where === 'file' ? Math.max(50, Math.floor(commitTransactions / 10)) : commitTransactions;
       const blockCount = 2 + Math.ceil((transactions * 256) / AXIOM_BLOCK_SIZE_BYTES) + 512;
       const dev = where === 'file' ? fileDevice(opts.dir, 'axiom-bench-commit.img', blockCount) : { device: new MemoryLogDevice(blockCount), close() {} };
-      const log = await fresh(dev.device);
+      const log = await fresh(dev.device, opts.hasher);
       const value = await commitRate(log, proposers, transactions);
       const { batches, batchTransactionsMax } = log.stats();
       await log.close();
@@ -131,7 +134,7 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
   const blockCount = 2 + Math.ceil((records * 140) / AXIOM_BLOCK_SIZE_BYTES) + 1024;
   const dev = fileDevice(opts.dir, 'axiom-bench-recovery.img', blockCount);
   try {
-    const log = await fresh(dev.device);
+    const log = await fresh(dev.device, opts.hasher);
     const t0 = performance.now();
     for (let base = 0; log.committedSeq < records; base += 256 * recordsPerTxn) {
       await Promise.all(Array.from({ length: 256 }, (_, t) => log.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(base + t * recordsPerTxn + r)))));
@@ -139,15 +142,15 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
     const total = log.committedSeq;
     await log.close();
     say(`built a log of ${total} records (commits included) in ${Math.round(performance.now() - t0)} ms`);
-    const full = await recoveryMs(dev.device);
+    const full = await recoveryMs(dev.device, opts.hasher);
     rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, no checkpoint`, unit: 'ms', value: Math.round(full.ms) });
     say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${full.transactions} transactions replayed)`);
 
-    const again = await AxiomLog.open(dev.device);
+    const again = await AxiomLog.open(dev.device, { hasher: opts.hasher });
     await again.checkpoint({ note: 'bench', committedSeq: again.committedSeq });
     for (let i = 0; i < 100; i++) await again.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(10_000_000 + i * recordsPerTxn + r)));
     await again.close();
-    const recent = await recoveryMs(dev.device);
+    const recent = await recoveryMs(dev.device, opts.hasher);
     rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, recent checkpoint`, unit: 'ms', value: Math.round(recent.ms) });
     say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${recent.transactions} transactions replayed)`);
   } finally {

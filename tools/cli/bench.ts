@@ -9,19 +9,30 @@ import path from 'node:path';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 import { formatTable, toJson, type BenchRow } from '../bench/report.ts';
 import { benchDriver } from '../bench/driver.ts';
+import { benchAxiom } from '../../axiom/bench.ts';
+import { sqliteBaseline } from '../bench/sqlite.ts';
+import { axiomHasher } from '../../services/content/hash.ts';
 
 const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
-  only: { value: true, help: 'run one group only (driver)' },
+  only: { value: true, help: 'run one group only (driver, axiom)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
 
 export const benchHelp = helpText('strata bench [--quick] [--json FILE] [--only GROUP] [--dir DIR]', 'Run the benchmark suite and print a table with baselines, then JSON.', spec);
 
+/** Adds the group name to rows from a layer's own benchmark. */
+const grouped = (group: string, rows: Omit<BenchRow, 'group'>[]): BenchRow[] => rows.map((r) => ({ ...r, group }));
+
 const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<BenchRow[]>> = {
   driver: benchDriver,
+  axiom: async (o) =>
+    grouped(
+      'axiom',
+      (await benchAxiom({ ...o, baseline: sqliteBaseline, hasher: axiomHasher })).map((r) => ({ ...r, lowerIsBetter: r.unit === 'ms' })),
+    ),
 };
 
 export async function benchCommand(argv: string[]): Promise<number> {
