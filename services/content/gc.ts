@@ -8,9 +8,11 @@
  * `allocate` and the ChunkPut commit (pool blocks, chunks whose commit never happened)
  * and between a ChunkDrop commit and its `free`.
  *
- * gc(roots): mark and sweep. Live = refcount > 0 (a committed record references it), or
- * named in `roots` (the caller's reachable set: the live tree and every snapshot), or
- * pinned by a ref in flight. Everything else is swept in two steps:
+ * gc(roots): mark and sweep, after applying everything committed so far (other clients'
+ * ChunkRefs included). Live = refcount > 0 (a committed record references it), or named
+ * in `roots` (the caller's reachable set: the live tree, every snapshot, and chunks it
+ * has put but not yet referenced), or pinned (a ref in flight, a put being committed, a
+ * lease of a put without a reference). Everything else is swept in two steps:
  *
  *   1. COMMIT POINT: the Axiom transaction of its ChunkDrop records. Before it the chunk
  *      is fully there; after it the index has forgotten it.
@@ -30,6 +32,8 @@ import { EXTENTS_PER_FREE_MAX, RECORDS_PER_TRANSACTION_MAX } from './limits.ts';
 
 export interface MountReport {
   replayedRecords: number;
+  /** Records that broke a rule and were skipped or clamped (index.ts); 0 in a healthy store. */
+  anomalies: number;
   chunks: number;
   leftoverExtents: number;
   leftoverBlocks: number;
@@ -49,8 +53,7 @@ export interface GcReport {
 
 export async function mountStore(blocks: BlockPort, log: MetaLog, options: StoreOptions = {}): Promise<{ store: ContentStore; report: MountReport }> {
   const store = new ContentStore(blocks, log, options);
-  let replayedRecords = 0;
-  await log.replay((record) => store.index.apply(record, `replay record ${++replayedRecords}`));
+  const replayedRecords = await store.applier.replay();
   store.index.audit();
   const used = store.index.extentsChecked();
   const allocated = mergeExtents(await blocks.allocatedExtents());
@@ -64,7 +67,7 @@ export async function mountStore(blocks: BlockPort, log: MetaLog, options: Store
   const reclaim = options.reclaimLeftovers ?? true;
   if (reclaim) await freeAll(blocks, leftovers);
   store.counters.leftoverBlocksFreed += reclaim ? leftoverBlocks : 0;
-  return { store, report: { replayedRecords, chunks: store.index.size, leftoverExtents: leftovers.length, leftoverBlocks, reclaimed: reclaim } };
+  return { store, report: { replayedRecords, anomalies: store.index.anomalies, chunks: store.index.size, leftoverExtents: leftovers.length, leftoverBlocks, reclaimed: reclaim } };
 }
 
 const gcQueue = new WeakMap<ContentStore, Promise<unknown>>();
@@ -81,6 +84,9 @@ export function runGc(store: ContentStore, roots: Uint8Array[]): Promise<GcRepor
 }
 
 async function sweep(store: ContentStore, roots: Uint8Array[]): Promise<GcReport> {
+  // Mark against everything committed so far, other clients' references included.
+  await store.applier.catchUp();
+  store.checkWritable();
   const keep = new Set(roots.map((r, i) => hexOf(checkHash(r, `roots[${i}]`))));
   let missingRoots = 0;
   for (const hex of keep) if (!store.index.get(hex)) missingRoots++;
@@ -109,8 +115,7 @@ async function sweep(store: ContentStore, roots: Uint8Array[]): Promise<GcReport
     }
     const records: ContentRecord[] = batch.map((e) => ({ type: 'ChunkDrop', payload: { hash: e.hash } }));
     try {
-      await store.commit(records);
-      records.forEach((r, j) => store.index.apply(r, `gc record ${j}`));
+      await store.commit(records); // the applier has removed them from the index on return
     } catch (e) {
       if (!store.failure) for (const v of batch) v.dropping = false; // certainly not committed
       throw e;
@@ -132,7 +137,9 @@ async function sweep(store: ContentStore, roots: Uint8Array[]): Promise<GcReport
 }
 
 function isVictim(store: ContentStore, e: ChunkEntry): boolean {
-  if (e.refcount > 0 || e.pendingUp > 0 || e.dropping || store.index.get(hexOf(e.hash)) !== e) return false;
+  const hex = hexOf(e.hash);
+  if (e.refcount > 0 || e.pendingUp > 0 || e.dropping || store.index.get(hex) !== e) return false;
+  if (store.inflight.has(hex) || store.leased(hex)) return false;
   assert(e.pendingDown === 0, 'no unref pending on a chunk without references');
   return true;
 }

@@ -4,11 +4,18 @@
  * applying records after their transaction committed. It is never the source of truth:
  * the log is, and this is a function of it.
  *
- * Record rules (a log that breaks them is corrupt, and replay stops with INTEGRITY):
+ * Record rules:
  *   ChunkPut  {hash, blockIndex, blockCount, sizeBytes}: a new entry with refcount 0;
- *             the hash must not be in the index; blockCount = ceil(size / 4096).
+ *             the hash must not be in the index; blockCount = ceil(size / 4096); the
+ *             extent lies in the data region.
  *   ChunkRef  {hash, delta}: refcount += delta; the entry exists and stays >= 0.
  *   ChunkDrop {hash}: removes an entry whose refcount is 0.
+ * The store's own records are applied strictly (a break is a bug: INTEGRITY). Records
+ * read from the log (replay, and ChunkRefs other clients such as the filesystem commit)
+ * are applied tolerantly: a ChunkRef of an unknown chunk or below zero, a second
+ * ChunkPut, a ChunkDrop of a referenced chunk, are skipped or clamped and counted as
+ * anomalies (stats, mount report, fsck), because refusing to mount would lose
+ * everything else; a malformed extent is still INTEGRITY.
  *
  * Besides committed state each entry carries what is in flight, so concurrent requests
  * decide against committed-plus-pending state: `pendingUp` (refs proposed, not yet
@@ -48,6 +55,9 @@ export interface IndexTotals {
   allocatedBytes: number;
 }
 
+/** Marks the rule breaks that a tolerant apply may skip (not malformed extents or sizes). */
+const ANOMALY = '(anomaly)';
+
 export function blocksFor(sizeBytes: number): number {
   return Math.ceil(sizeBytes / BLOCK_SIZE_BYTES);
 }
@@ -74,8 +84,36 @@ export class ContentIndex {
     return { ...this.totals };
   }
 
-  /** Applies one committed record; `where` names it in an INTEGRITY error (e.g. "replay record 12"). */
-  apply(record: ContentRecord, where: string): void {
+  anomalies = 0;
+  lastAnomaly = '';
+
+  /** Applies one committed record; `where` names it in errors (e.g. "replay record 12"). */
+  apply(record: ContentRecord, where: string, strict = true): void {
+    try {
+      this.applyStrict(record, where);
+    } catch (e) {
+      if (strict || !(e instanceof Error) || !e.message.includes(ANOMALY)) throw e;
+      this.anomalies++;
+      this.lastAnomaly = e.message;
+      this.tolerate(record);
+    }
+  }
+
+  /** The tolerant reading of a record that broke a rule (see the header). */
+  private tolerate(record: ContentRecord): void {
+    const hex = hexOf(record.payload.hash);
+    const entry = this.entries.get(hex);
+    if (record.type === 'ChunkRef' && entry && record.payload.delta < 0 && entry.refcount > 0) {
+      this.applyStrict({ type: 'ChunkRef', payload: { hash: record.payload.hash, delta: -entry.refcount } }, 'clamp to zero');
+    } else if (record.type === 'ChunkDrop' && entry) {
+      this.totals.logicalBytes -= entry.refcount * entry.sizeBytes;
+      if (entry.refcount > 0) this.totals.orphanCount++;
+      entry.refcount = 0;
+      this.applyStrict(record, 'forced drop');
+    }
+  }
+
+  private applyStrict(record: ContentRecord, where: string): void {
     const hash = record.payload.hash;
     if (!(hash instanceof Uint8Array) || hash.length !== HASH_SIZE_BYTES) throw contentError('INTEGRITY', `${where}: ${record.type} without a 32-byte hash`);
     const hex = hexOf(hash);
@@ -83,7 +121,7 @@ export class ContentIndex {
     switch (record.type) {
       case 'ChunkPut': {
         const { blockIndex, blockCount, sizeBytes } = record.payload;
-        if (entry) throw contentError('INTEGRITY', `${where}: ChunkPut of ${hex}, which is in the index already`);
+        if (entry) throw contentError('INTEGRITY', `${where}: ChunkPut of ${hex}, which is in the index already ${ANOMALY}`);
         if (sizeBytes > CHUNK_SIZE_BYTES_MAX || blockCount !== blocksFor(sizeBytes)) {
           throw contentError('INTEGRITY', `${where}: ChunkPut of ${hex}: ${sizeBytes} bytes in ${blockCount} blocks`);
         }
@@ -101,9 +139,9 @@ export class ContentIndex {
       }
       case 'ChunkRef': {
         const delta = record.payload.delta;
-        if (!entry) throw contentError('INTEGRITY', `${where}: ChunkRef of ${hex}, which is not in the index`);
+        if (!entry) throw contentError('INTEGRITY', `${where}: ChunkRef of ${hex}, which is not in the index ${ANOMALY}`);
         if (!Number.isSafeInteger(delta) || delta === 0 || entry.refcount + delta < 0) {
-          throw contentError('INTEGRITY', `${where}: ChunkRef ${delta} of ${hex} with refcount ${entry.refcount}`);
+          throw contentError('INTEGRITY', `${where}: ChunkRef ${delta} of ${hex} with refcount ${entry.refcount} ${ANOMALY}`);
         }
         if (entry.refcount === 0) this.totals.orphanCount--;
         entry.refcount += delta;
@@ -112,8 +150,8 @@ export class ContentIndex {
         return;
       }
       case 'ChunkDrop': {
-        if (!entry) throw contentError('INTEGRITY', `${where}: ChunkDrop of ${hex}, which is not in the index`);
-        if (entry.refcount !== 0) throw contentError('INTEGRITY', `${where}: ChunkDrop of ${hex} with refcount ${entry.refcount}`);
+        if (!entry) throw contentError('INTEGRITY', `${where}: ChunkDrop of ${hex}, which is not in the index ${ANOMALY}`);
+        if (entry.refcount !== 0) throw contentError('INTEGRITY', `${where}: ChunkDrop of ${hex} with refcount ${entry.refcount} ${ANOMALY}`);
         this.entries.delete(hex);
         this.totals.chunkCount--;
         this.totals.orphanCount--;

@@ -68,6 +68,9 @@ export const WRITE_BLOCKS_MAX = 1024;
 /** Chunks the index may hold (memory bound: ~200 bytes each, so ~3 GiB at the limit). */
 export const INDEX_CHUNKS_MAX = 16 * 1024 * 1024;
 
+/** How long a chunk put without a reference is kept from gc, waiting for the caller's ChunkRef (virtual ms). */
+export const PUT_LEASE_MS = 10 * 60_000;
+
 /** Timeout for calls to the block service and Axiom. */
 export const LOWER_CALL_TIMEOUT_MS = 120_000;
 

@@ -14,9 +14,11 @@
  *
  * MetaLog, Axiom's contract as the store relies on it:
  *  - commit(records) makes all of them durable and visible, or none; it resolves after
- *    the commit point (the flush after the Commit record).
- *  - replay(apply) calls `apply` with every committed content record, in commit order,
- *    from the start of history (or from the newest checkpoint image's content index).
+ *    the commit point (the flush after the Commit record) with the transaction's seqs.
+ *  - read(afterSeq, apply) calls `apply` with every committed content record whose seq
+ *    is above afterSeq, in commit order, and resolves with the newest committed seq it
+ *    covered. read(0, ...) is the replay on mount. Records other clients committed (the
+ *    filesystem commits ChunkRef in its own transactions) come through here too.
  */
 import type { Extent } from '../block/protocol.ts';
 
@@ -40,7 +42,12 @@ export type ContentRecord =
   | { type: 'ChunkRef'; payload: { hash: Uint8Array; delta: number } }
   | { type: 'ChunkDrop'; payload: { hash: Uint8Array } };
 
+export interface CommitSeqs {
+  firstSeq: number;
+  commitSeq: number;
+}
+
 export interface MetaLog {
-  commit(records: ContentRecord[]): Promise<void>;
-  replay(apply: (record: ContentRecord) => void): Promise<void>;
+  commit(records: ContentRecord[]): Promise<CommitSeqs>;
+  read(afterSeq: number, apply: (record: ContentRecord, seq: number) => void): Promise<number>;
 }

@@ -26,19 +26,26 @@
  * store in the FAILED state: reads go on, updates are refused until remount, because
  * only replay can say what the log holds.
  */
-import { isCode } from '../../kernel/errors.ts';
 import { hashChunk, blake3Implementation } from './hash.ts';
 import { assert, contentError, hexOf } from './errors.ts';
 import { blocksFor, ContentIndex, type ChunkEntry } from './index.ts';
 import { BlockPool } from './pool.ts';
-import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
-import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, HASH_SIZE_BYTES, RECORDS_PER_TRANSACTION_MAX, WRITE_BLOCKS_MAX } from './limits.ts';
+import { LogApplier } from './applier.ts';
+import type { BlockPort, CommitSeqs, ContentRecord, Extent, MetaLog } from './ports.ts';
+import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, HASH_SIZE_BYTES, PUT_LEASE_MS, RECORDS_PER_TRANSACTION_MAX, WRITE_BLOCKS_MAX } from './limits.ts';
 import { DEFAULT_FASTCDC, type ChunkingConfig } from './chunker.ts';
 
 export interface StoreOptions {
   chunking?: ChunkingConfig;
   /** Free data blocks allocated but referenced by no chunk at mount (default true). */
   reclaimLeftovers?: boolean;
+  /** The clock leases run on (the service passes ctx.clock); without one leases never expire. */
+  nowMs?: () => number;
+}
+
+export interface PutOptions {
+  /** Take one reference per chunk (default). Without: the caller commits its own ChunkRef records (in its transaction) and the chunk is leased against gc meanwhile. */
+  ref?: boolean;
 }
 
 export interface ChunkStat {
@@ -56,15 +63,11 @@ export interface StoreCounters {
   inflightDedupHits: number;
   gets: number;
   integrityErrors: number;
-  commits: number;
   gcRuns: number;
   sweptChunks: number;
   sweptBlocks: number;
   leftoverBlocksFreed: number;
 }
-
-/** Codes with which a commit was certainly not made (refused before or by the log). */
-const NOT_COMMITTED = ['BADRECORD', 'TOOBIG', 'NOSPC', 'BUSY', 'CLOSED', 'READONLY', 'BADMSG', 'BADOP', 'NOCAP', 'NOENDPOINT', 'MAILBOXFULL'];
 
 interface Want {
   hex: string;
@@ -103,12 +106,16 @@ export class ContentStore {
   readonly chunking: ChunkingConfig;
   readonly counters: StoreCounters = {
     chunksPut: 0, chunksNew: 0, dedupHits: 0, inflightDedupHits: 0, gets: 0, integrityErrors: 0,
-    commits: 0, gcRuns: 0, sweptChunks: 0, sweptBlocks: 0, leftoverBlocksFreed: 0,
+    gcRuns: 0, sweptChunks: 0, sweptBlocks: 0, leftoverBlocksFreed: 0,
   };
   /** New chunks being written and committed, by hash. */
   readonly inflight = new Map<string, Deferred>();
   /** Chunks whose ChunkDrop is being committed, by hash (gc.ts). */
   readonly drops = new Map<string, Promise<void>>();
+  /** Chunks put without a reference, kept from gc until this time (ms on `nowMs`). */
+  readonly leases = new Map<string, number>();
+  readonly applier: LogApplier;
+  readonly nowMs: () => number;
   failure: Error | null = null;
 
   constructor(
@@ -120,6 +127,10 @@ export class ContentStore {
     this.index = new ContentIndex(blocks.dataRegion);
     this.pool = new BlockPool(blocks);
     this.chunking = options.chunking ?? DEFAULT_FASTCDC;
+    this.nowMs = options.nowMs ?? (() => 0);
+    this.applier = new LogApplier(log, this.index, (e) => {
+      this.failure ??= e instanceof Error ? e : new Error(String(e));
+    });
   }
 
   get hashName(): string {
@@ -130,25 +141,28 @@ export class ContentStore {
     if (this.failure) throw contentError('FAILED', `an earlier commit ended with an unknown outcome (${this.failure.message}); remount to recover`);
   }
 
-  /** Commits records in one transaction; on an unknown outcome the store fails. */
-  async commit(records: ContentRecord[]): Promise<void> {
-    assert(records.length >= 1 && records.length <= RECORDS_PER_TRANSACTION_MAX, `a transaction of ${records.length} records`);
-    try {
-      await this.log.commit(records);
-      this.counters.commits++;
-    } catch (e) {
-      if (!isCode(e, ...NOT_COMMITTED)) this.failure ??= e instanceof Error ? e : new Error(String(e));
-      throw e;
-    }
+  /** Commits one transaction; resolves once the index has applied it (applier.ts). */
+  commit(records: ContentRecord[]): Promise<CommitSeqs> {
+    return this.applier.commit(records);
+  }
+
+  /** True while a chunk put without a reference is kept from gc. */
+  leased(hex: string): boolean {
+    const until = this.leases.get(hex);
+    if (until === undefined) return false;
+    if (until > this.nowMs()) return true;
+    this.leases.delete(hex);
+    return false;
   }
 
   // ---- put --------------------------------------------------------------------------
 
-  async put(bytes: Uint8Array): Promise<Uint8Array> {
-    return (await this.putMany([bytes])).hashes[0];
+  async put(bytes: Uint8Array, options: PutOptions = {}): Promise<Uint8Array> {
+    return (await this.putMany([bytes], options)).hashes[0];
   }
 
-  async putMany(chunks: Uint8Array[]): Promise<{ hashes: Uint8Array[]; newChunks: number; newBytes: number }> {
+  async putMany(chunks: Uint8Array[], options: PutOptions = {}): Promise<{ hashes: Uint8Array[]; newChunks: number; newBytes: number }> {
+    const ref = options.ref ?? true;
     this.checkWritable();
     for (const [i, c] of chunks.entries()) {
       if (!(c instanceof Uint8Array)) throw contentError('BADMSG', `chunk ${i} is not bytes`);
@@ -159,8 +173,9 @@ export class ContentStore {
     hashes.forEach((hash, i) => {
       const hex = hexOf(hash);
       const w = wants.get(hex);
-      if (w) w.count++;
-      else wants.set(hex, { hex, hash, bytes: chunks[i], count: 1 });
+      if (w) w.count += ref ? 1 : 0;
+      else wants.set(hex, { hex, hash, bytes: chunks[i], count: ref ? 1 : 0 });
+      if (!ref) this.leases.set(hex, this.nowMs() + PUT_LEASE_MS);
     });
     this.counters.chunksPut += chunks.length;
     let newChunks = 0, newBytes = 0;
@@ -215,16 +230,17 @@ export class ContentStore {
       room(2); // a chunk's ChunkPut and its first ChunkRef always share a transaction
       const x = placed.get(w.hex)!;
       cur.records.push({ type: 'ChunkPut', payload: { hash: w.hash, blockIndex: x.blockIndex, blockCount: x.blockCount, sizeBytes: w.bytes.length } });
-      cur.records.push({ type: 'ChunkRef', payload: { hash: w.hash, delta: w.count } });
+      if (w.count > 0) cur.records.push({ type: 'ChunkRef', payload: { hash: w.hash, delta: w.count } });
       cur.fresh.push(w);
     }
     for (const w of refs) {
+      if (w.count === 0) continue; // put without a reference of a stored chunk: nothing to commit
       room(1);
       cur.records.push({ type: 'ChunkRef', payload: { hash: w.hash, delta: w.count } });
       cur.refs.push(w);
     }
-    if (cur.records.length) txns.push(cur);
-    const outcomes = await Promise.allSettled(txns.map((t) => this.commit(t.records)));
+    if (cur.records.length || cur.refs.length) txns.push(cur);
+    const outcomes = await Promise.allSettled(txns.map((t) => (t.records.length ? this.commit(t.records) : Promise.resolve())));
     let firstError: unknown;
     outcomes.forEach((o, i) => {
       if (o.status === 'fulfilled') return this.applyTxn(txns[i]);
@@ -249,14 +265,10 @@ export class ContentStore {
     }
   }
 
-  /** After a commit: the index takes the records, pins are released, waiters wake. */
+  /** After a commit (the applier has applied it to the index): pins are released, waiters wake. */
   private applyTxn(t: Txn): void {
     for (const w of t.refs) this.index.get(w.hex)!.pendingUp -= w.count;
-    try {
-      t.records.forEach((r, i) => this.index.apply(r, `commit record ${i}`));
-    } catch (e) {
-      this.failure ??= e instanceof Error ? e : new Error(String(e)); // a bug: the log and memory disagree
-    }
+    for (const w of t.fresh) if (!this.index.get(w.hex)) this.failure ??= new Error(`chunk ${w.hex} committed but not in the index`);
     for (const w of t.fresh) {
       const d = this.inflight.get(w.hex)!;
       this.inflight.delete(w.hex);
@@ -356,6 +368,8 @@ export class ContentStore {
   async unref(hashes: Uint8Array[]): Promise<void> {
     this.checkWritable();
     const counts = countHashes(hashes);
+    await this.applier.catchUp(); // releases other clients committed count against the limit too
+    this.checkWritable();
     for (const [hex, n] of counts) {
       const e = this.index.get(hex);
       if (!e) throw contentError('NOTFOUND', `no chunk ${hex}`);
@@ -377,7 +391,6 @@ export class ContentStore {
         } finally {
           for (const { e, n } of batch) sign > 0 ? (e.pendingUp -= n) : (e.pendingDown -= n);
         }
-        records.forEach((r, i) => this.index.apply(r, `commit record ${i}`));
       }),
     );
     const failed = outcomes.find((o) => o.status === 'rejected');
@@ -394,6 +407,9 @@ export class ContentStore {
       poolBlocks: this.pool.blocks,
       inflightChunks: this.inflight.size,
       failed: this.failure?.message ?? null,
+      appliedSeq: this.applier.appliedSeq,
+      anomalies: this.index.anomalies,
+      leases: this.leases.size,
       hash: this.hashName,
       chunking: this.chunking,
       counters: { ...this.counters },

@@ -113,16 +113,31 @@ export class MemoryBlockPort implements BlockPort {
 }
 
 export class MemoryLog implements MetaLog {
-  readonly transactions: ContentRecord[][] = [];
+  /** Committed transactions, each with the seq of its first record (its Commit record is firstSeq + records). */
+  readonly transactions: { firstSeq: number; records: ContentRecord[] }[] = [];
+  private nextSeq = 1;
   private nextFault: { code: string; kept: boolean } | null = null;
   commits = 0;
+  reads = 0;
 
   /** The next commit fails with `code`; with `kept` it was nevertheless made durable (an EIO after the flush). */
   failNext(code: string, kept = false): void {
     this.nextFault = { code, kept };
   }
 
-  async commit(records: ContentRecord[]): Promise<void> {
+  /** Another client (the filesystem) commits content records in its own transaction. */
+  foreign(records: ContentRecord[]): void {
+    this.append(structuredClone(records));
+  }
+
+  private append(records: ContentRecord[]): { firstSeq: number; commitSeq: number } {
+    const firstSeq = this.nextSeq;
+    this.transactions.push({ firstSeq, records });
+    this.nextSeq += records.length + 1;
+    return { firstSeq, commitSeq: firstSeq + records.length };
+  }
+
+  async commit(records: ContentRecord[]): Promise<{ firstSeq: number; commitSeq: number }> {
     const copy = structuredClone(records);
     await undefined;
     await undefined;
@@ -130,17 +145,24 @@ export class MemoryLog implements MetaLog {
     const f = this.nextFault;
     if (f) {
       this.nextFault = null;
-      if (f.kept) this.transactions.push(copy);
+      if (f.kept) this.append(copy);
       throw new ServiceError(f.code, `injected ${f.code} on commit`);
     }
-    this.transactions.push(copy);
+    return this.append(copy);
   }
 
-  async replay(apply: (record: ContentRecord) => void): Promise<void> {
-    for (const t of this.transactions) for (const r of structuredClone(t)) apply(r);
+  async read(afterSeq: number, apply: (record: ContentRecord, seq: number) => void): Promise<number> {
+    await undefined;
+    this.reads++;
+    for (const t of this.transactions) {
+      t.records.forEach((r, i) => {
+        if (t.firstSeq + i > afterSeq) apply(structuredClone(r), t.firstSeq + i);
+      });
+    }
+    return Math.max(afterSeq, this.nextSeq - 1);
   }
 
   records(): ContentRecord[] {
-    return this.transactions.flat();
+    return this.transactions.flatMap((t) => t.records);
   }
 }

@@ -58,6 +58,7 @@ class Model {
 
 async function check(store: ContentStore, blocks: MemoryBlockPort, model: Model): Promise<void> {
   store.index.audit();
+  expect(store.index.anomalies).toBe(0);
   expect(store.index.size).toBe(model.refs.size);
   let stored = 0;
   for (const [i, n] of model.refs) {

@@ -8,6 +8,7 @@ import { DEFAULT_FASTCDC, DEFAULT_FIXED } from '../../services/content/chunker.t
 import { hashChunk } from '../../services/content/hash.ts';
 import { hexOf } from '../../services/content/errors.ts';
 import type { StoreOptions } from '../../services/content/store.ts';
+import { PUT_LEASE_MS } from '../../services/content/limits.ts';
 import { MemoryBlockPort, MemoryLog } from './memory-ports.ts';
 import { codeOf, patterned } from '../helpers/stack.ts';
 
@@ -197,6 +198,43 @@ describe('content store', () => {
     for (let i = 0; i < 10; i++) expect(await again.get(hs[i])).toEqual(datas[i]);
     for (const s of [store, again]) for (const e of s.index.values()) expect(e.refcount).toBeGreaterThanOrEqual(0);
     expect(again.stats()).toMatchObject({ chunkCount: store.stats().chunkCount, logicalBytes: store.stats().logicalBytes });
+  });
+
+  it('a chunk put without a reference is leased from gc until its owner commits the ChunkRef itself', async () => {
+    let now = 0;
+    const { store, log, blocks } = await fresh({ nowMs: () => now });
+    const data = patterned(9000, 90);
+    const h = await store.put(data, { ref: false });
+    expect(types(log)).toEqual(['ChunkPut']);
+    expect(store.stat(h).refcount).toBe(0);
+    expect((await runGc(store, [])).sweptChunks).toBe(0); // leased
+    log.foreign([{ type: 'ChunkRef', payload: { hash: h, delta: 1 } }]); // the filesystem's own transaction
+    now += PUT_LEASE_MS + 1;
+    expect((await runGc(store, [])).sweptChunks).toBe(0); // gc caught up: referenced now
+    expect(store.stat(h).refcount).toBe(1);
+    await store.put(data, { ref: false }); // stored already: no record, a new lease
+    expect(types(log)).toEqual(['ChunkPut', 'ChunkRef']);
+    log.foreign([{ type: 'ChunkRef', payload: { hash: h, delta: -1 } }]);
+    expect((await runGc(store, [])).sweptChunks).toBe(0); // leased again by the second put
+    now += PUT_LEASE_MS + 1;
+    expect((await runGc(store, [])).sweptChunks).toBe(1);
+    const { store: again } = await mountStore(blocks, log);
+    expect(again.has(h)).toBe(false);
+    expect(again.index.anomalies).toBe(0);
+  });
+
+  it("counts other clients' references on replay, and tolerates their mistakes as anomalies", async () => {
+    const { store, log, blocks } = await fresh();
+    const h = await store.put(patterned(5000, 91));
+    log.foreign([{ type: 'ChunkRef', payload: { hash: h, delta: 2 } }]);
+    log.foreign([{ type: 'ChunkRef', payload: { hash: new Uint8Array(32).fill(1), delta: 1 } }]);
+    const { store: again, report } = await mountStore(blocks, log);
+    expect(again.stat(h).refcount).toBe(3);
+    expect(report.anomalies).toBe(1);
+    expect(again.index.lastAnomaly).toMatch(/not in the index/);
+    await again.unref([h, h, h]);
+    expect(again.stat(h).refcount).toBe(0);
+    void store;
   });
 
   it('refuses oversized chunks and bad hashes with clear codes', async () => {

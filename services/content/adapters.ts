@@ -1,0 +1,111 @@
+/**
+ * The store's ports over the real services, through their protocol.ts clients only:
+ * BlockPort over services/block (BlockClient) and MetaLog over Axiom (AxiomClient).
+ *
+ * allocatedExtents() reads the allocation bitmap through the block protocol's `read`
+ * and decodes it as FORMAT.md section 5 specifies (bitmap block k: magic "SBMP", its own
+ * block index at byte 8, then bits of blocks [k * 32640, (k + 1) * 32640) from byte 16,
+ * least significant bit first, 1 = allocated). It checks the magic and self index of
+ * every bitmap block it reads (the block service verified their checksums at mount).
+ * The block protocol has no op for this yet; when it gets one, this is the one place
+ * to change.
+ *
+ * read(afterSeq) reads committed records from Axiom (read, in pages) and hands the
+ * Chunk* records to the store in commit order. Replay (afterSeq 0) starts at the log's
+ * start; a log whose start was moved by a checkpoint is refused for now, because the
+ * checkpoint image does not carry the content index yet (see the report in the commit).
+ */
+import { ServiceError } from '../../kernel/errors.ts';
+import type { BlockClient } from '../block/protocol.ts';
+import type { AxiomClient } from '../../axiom/protocol.ts';
+import { BLOCK_SIZE_BYTES } from './limits.ts';
+import { contentError } from './errors.ts';
+import { mergeExtents } from './gc.ts';
+import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
+
+const BITMAP_MAGIC = 0x504d4253; // "SBMP" read as a little-endian u32
+const BITMAP_HEADER_BYTES = 16;
+const BITS_PER_BITMAP_BLOCK = (BLOCK_SIZE_BYTES - BITMAP_HEADER_BYTES) * 8;
+const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
+
+export async function blockPortOver(block: BlockClient): Promise<BlockPort> {
+  const info = await block.info();
+  if (info.blockSizeBytes !== BLOCK_SIZE_BYTES) throw contentError('NOTMOUNTED', `the block service's blocks are ${info.blockSizeBytes} bytes, not ${BLOCK_SIZE_BYTES}`);
+  const data = info.regions.data;
+  const bitmap = info.regions.bitmap;
+  const ioBlocksMax = info.limits.ioBlocksMax;
+  return {
+    blockSizeBytes: BLOCK_SIZE_BYTES,
+    dataRegion: { blockIndex: data.blockIndex, blockCount: data.blockCount },
+    allocate: (blockCount, contiguous) => block.allocate(blockCount, { contiguous }),
+    write: (blockIndex, bytes) => block.write(blockIndex, bytes),
+    read: (blockIndex, blockCount) => block.read(blockIndex, blockCount),
+    flush: () => block.flush(),
+    free: async (extents) => void (await block.free(extents)),
+    async allocatedExtents(): Promise<Extent[]> {
+      const out: Extent[] = [];
+      const firstOrdinal = Math.floor(data.blockIndex / BITS_PER_BITMAP_BLOCK);
+      const lastOrdinal = Math.floor((data.blockIndex + data.blockCount - 1) / BITS_PER_BITMAP_BLOCK);
+      for (let k = firstOrdinal; k <= lastOrdinal; k += ioBlocksMax) {
+        const n = Math.min(ioBlocksMax, lastOrdinal + 1 - k);
+        const bytes = await block.read(bitmap.blockIndex + k, n);
+        for (let j = 0; j < n; j++) decodeBitmapBlock(bytes.subarray(j * BLOCK_SIZE_BYTES, (j + 1) * BLOCK_SIZE_BYTES), bitmap.blockIndex + k + j, k + j, data, out);
+      }
+      return mergeExtents(out);
+    },
+  };
+}
+
+/** Appends the allocated runs of `data` that bitmap block `ordinal` (at `selfBlockIndex`) records. */
+export function decodeBitmapBlock(block: Uint8Array, selfBlockIndex: number, ordinal: number, data: Extent, out: Extent[]): void {
+  const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  if (dv.getUint32(0, true) !== BITMAP_MAGIC) throw contentError('INTEGRITY', `bitmap block ${selfBlockIndex}: bad magic`);
+  if (Number(dv.getBigUint64(8, true)) !== selfBlockIndex) throw contentError('INTEGRITY', `bitmap block ${selfBlockIndex}: self index ${dv.getBigUint64(8, true)}`);
+  const base = ordinal * BITS_PER_BITMAP_BLOCK;
+  const from = Math.max(base, data.blockIndex);
+  const to = Math.min(base + BITS_PER_BITMAP_BLOCK, data.blockIndex + data.blockCount);
+  let runStart = -1;
+  for (let b = from; b < to; b++) {
+    const i = b - base;
+    const set = (block[BITMAP_HEADER_BYTES + (i >> 3)] >> (i & 7)) & 1;
+    if (set && runStart < 0) runStart = b;
+    if (!set && runStart >= 0) {
+      out.push({ blockIndex: runStart, blockCount: b - runStart });
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) out.push({ blockIndex: runStart, blockCount: to - runStart });
+}
+
+export function axiomLogOver(axiom: AxiomClient): MetaLog {
+  return {
+    async commit(records: ContentRecord[]) {
+      const r = await axiom.propose(records);
+      return { firstSeq: r.firstSeq, commitSeq: r.commitSeq };
+    },
+    async read(afterSeq, apply): Promise<number> {
+      let seq = afterSeq + 1;
+      if (afterSeq === 0) {
+        const info = await axiom.info();
+        if (info.checkpointSeq !== 0) {
+          // History before the checkpoint is gone: the content index must come from its image.
+          throw contentError('NOTMOUNTED', `the log before seq ${info.startSeq} was pruned by a checkpoint; content index images in checkpoints are not wired yet`);
+        }
+        seq = info.startSeq;
+      }
+      for (;;) {
+        const { records, committedSeq } = await axiom.read(seq);
+        for (const r of records) {
+          seq = r.seq + 1;
+          if (CONTENT_TYPES.has(r.type)) apply({ type: r.type, payload: r.payload } as ContentRecord, r.seq);
+        }
+        if (records.length === 0 || seq > committedSeq) return Math.max(afterSeq, committedSeq);
+      }
+    },
+  };
+}
+
+/** True for errors that say the lower service is missing or stopped (the boot log reports them plainly). */
+export function isUnavailable(e: unknown): boolean {
+  return e instanceof ServiceError && ['NOENDPOINT', 'STOPPED', 'NOCAP'].includes(e.code);
+}
