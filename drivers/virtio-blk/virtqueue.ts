@@ -10,6 +10,13 @@
  * `lastUsedIdx` trails the device's used.idx and never passes it; a chain is returned to
  * the free list only after the device reported it used. The driver writes the ring
  * entry before it bumps avail.idx (§2.7.13), and reads used.idx before the entries.
+ *
+ * Across threads (the isolated kernel runs the driver in a worker and the device on the
+ * main thread): avail.idx is stored and used.idx loaded with Atomics (store16Release /
+ * load16Acquire below, the same accessors as PhysicalMemory's on the device side). A
+ * sequentially consistent store orders every descriptor and ring write before it, and
+ * a load orders every used-element read after it, which is the barrier §2.7.13.3 and
+ * §2.7.8.2 ask for; plain DataView accesses would give no such order between threads.
  */
 import {
   VIRTQ_AVAIL_IDX_OFFSET,
@@ -55,6 +62,8 @@ function align(n: number, to: number): number {
 export class DriverQueue {
   readonly layout: QueueLayout;
   private readonly view: DataView;
+  /** u16 view of the same memory, for the atomic ring-index accesses. */
+  private readonly words16: Uint16Array;
   private readonly freeList: number[] = [];
   private availIdx = 0;
   private lastUsedIdx = 0;
@@ -68,7 +77,9 @@ export class DriverQueue {
     this.layout = queueLayout(size);
     if (mem.length < this.layout.sizeBytes) throw new RangeError(`queue memory of ${mem.length} bytes < ${this.layout.sizeBytes}`);
     mem.fill(0, 0, this.layout.sizeBytes);
+    if (mem.byteOffset % 2 !== 0) throw new RangeError(`queue memory at byte ${mem.byteOffset} is not 2-aligned`);
     this.view = new DataView(mem.buffer, mem.byteOffset, this.layout.sizeBytes);
+    this.words16 = new Uint16Array(mem.buffer, mem.byteOffset, this.layout.sizeBytes >> 1);
     for (let i = size - 1; i >= 0; i--) this.freeList.push(i);
   }
 
@@ -105,14 +116,14 @@ export class DriverQueue {
     const slot = this.availIdx % this.size;
     this.view.setUint16(this.layout.availOffsetBytes + VIRTQ_AVAIL_RING_OFFSET + 2 * slot, head, true);
     this.availIdx = (this.availIdx + 1) & 0xffff;
-    this.view.setUint16(this.layout.availOffsetBytes + VIRTQ_AVAIL_IDX_OFFSET, this.availIdx, true);
+    this.store16Release(this.layout.availOffsetBytes + VIRTQ_AVAIL_IDX_OFFSET, this.availIdx);
     return head;
   }
 
   /** Takes every completion the device has reported since the last call. */
   collect(): { head: number; lengthBytes: number }[] {
     const out: { head: number; lengthBytes: number }[] = [];
-    const usedIdx = this.view.getUint16(this.layout.usedOffsetBytes + VIRTQ_USED_IDX_OFFSET, true);
+    const usedIdx = this.load16Acquire(this.layout.usedOffsetBytes + VIRTQ_USED_IDX_OFFSET);
     const pending = (usedIdx - this.lastUsedIdx) & 0xffff;
     if (pending > this.size) throw new Error(`virtqueue: device reports ${pending} used entries on a queue of ${this.size}`);
     while (this.lastUsedIdx !== usedIdx) {
@@ -127,6 +138,16 @@ export class DriverQueue {
     return out;
   }
 
+  /** A ring index written by the driver: every write before it is visible first. */
+  private store16Release(offsetBytes: number, value: number): void {
+    Atomics.store(this.words16, offsetBytes >> 1, value & 0xffff);
+  }
+
+  /** A ring index written by the device: every read after it sees what came before it. */
+  private load16Acquire(offsetBytes: number): number {
+    return Atomics.load(this.words16, offsetBytes >> 1);
+  }
+
   private freeChain(head: number): void {
     let i = head;
     for (let n = 0; n < this.size; n++) {
@@ -138,4 +159,9 @@ export class DriverQueue {
     }
     throw new Error('virtqueue: chain longer than the queue while freeing');
   }
+}
+
+// The atomic accessors read u16 in host byte order; virtqueues are little-endian (§2.7).
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('drivers/virtio-blk/virtqueue.ts: a big-endian host is not supported (ring indices are accessed with Atomics)');
 }
