@@ -42,7 +42,7 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 async function boot(imagePath: string, background: boolean): Promise<{ sys: System; block: BlockClient; disk: FileBackend }> {
   const disk = FileBackend.open(imagePath);
-  const sys = await bootSystem({ disk, seed: 1, userCalls: [VIRTIO_BLK_ENDPOINT, BLOCK_ENDPOINT] });
+  const sys = await bootSystem({ disk, seed: 1, upTo: 'driver', userCalls: [VIRTIO_BLK_ENDPOINT, BLOCK_ENDPOINT] });
   await sys.kernel.spawn(blockManifest({ background }));
   const block = new BlockClient(sys.user);
   await block.info(); // waits for the mount

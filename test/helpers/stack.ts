@@ -5,9 +5,10 @@ import { bootSystem, type BootOptions, type System } from '../../tools/system.ts
 
 export const MiB = 1024 * 1024;
 
+/** Boots machine, kernel and driver (and more with `upTo`) on a raw in-memory disk by default. */
 export async function bootTestSystem(options: Partial<BootOptions> & { sizeBytes?: number } = {}): Promise<System> {
   const disk: DiskBackend = options.disk ?? new MemoryBackend(options.sizeBytes ?? 16 * MiB);
-  return bootSystem({ memorySizeBytes: 64 * MiB, ...options, disk });
+  return bootSystem({ memorySizeBytes: 64 * MiB, upTo: 'driver', ...options, disk });
 }
 
 /** Resolves to the error code a promise rejects with, or 'ok'. */

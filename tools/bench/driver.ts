@@ -84,7 +84,7 @@ export async function benchDriver(opts: DriverBenchOptions): Promise<BenchRow[]>
   }
 
   // ---- through driver and device ----
-  const sys = await bootSystem({ disk: FileBackend.open(imagePath), seed: 1, userCalls: ['virtio-blk', 'bench-echo'] });
+  const sys = await bootSystem({ disk: FileBackend.open(imagePath), seed: 1, upTo: 'driver', userCalls: ['bench-echo'] });
   try {
     const region = sys.user.memory.alloc(MiB);
     sys.user.memory.view(region).set(pattern);

@@ -35,7 +35,7 @@ export async function bootCommand(argv: string[]): Promise<number> {
   if (!fs.existsSync(imagePath)) {
     if (!args.options.create) throw new UsageError(`${imagePath} does not exist (create it with 'strata mkimage' or pass --create)`);
     const sizeBytes = args.options.size ? parseSize(String(args.options.size)) : IMAGE_SIZE_BYTES_DEFAULT;
-    createImage(imagePath, sizeBytes);
+    await createImage(imagePath, sizeBytes);
     console.log(`created ${imagePath} (${sizeBytes} bytes, sparse)`);
   }
   const seed = args.options.seed === undefined ? 1 : Number(args.options.seed);

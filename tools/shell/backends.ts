@@ -16,6 +16,7 @@ import type { ServiceContext } from '../../kernel/service.ts';
 import type { EndpointCounters, TraceEntry } from '../../kernel/trace.ts';
 import { FS_ENDPOINT, FsClient, type Timespec } from '../../services/fs/protocol.ts';
 import { AXIOM_ENDPOINT, AxiomClient } from '../../axiom/protocol.ts';
+import { BLOCK_ENDPOINT, BlockClient } from '../../services/block/protocol.ts';
 import { NotAvailableError } from './errors.ts';
 
 // ---- the kernel ------------------------------------------------------------------------
@@ -94,17 +95,24 @@ export interface ContentStatsView {
   storedBytes: number;
 }
 
+/** services/content's GcReport, as far as `gc` prints it (the filesystem gathers the roots). */
 export interface GcReportView {
-  rootCount: number;
-  markedChunks: number;
-  freedChunks: number;
-  freedBytes: number;
-  /** Blocks found allocated but referenced by nothing (e.g. left by a crash) and freed. */
-  leakedBlocksFreed?: number;
+  /** Roots marked from: the live tree and every snapshot (when the collector says). */
+  rootCount?: number;
+  liveChunks: number;
+  sweptChunks: number;
+  sweptBytes: number;
+  /** Blocks returned to the allocator, including any a crash left allocated but unreferenced. */
+  freedBlocks: number;
 }
 
+/** services/content's client, as far as `df` uses it (its ContentClient fits). */
 export interface ContentApi {
   stats(): Promise<ContentStatsView>;
+}
+
+/** Garbage collection from every root: the filesystem knows the roots, so it serves this. */
+export interface GcApi {
   gc(): Promise<GcReportView>;
 }
 
@@ -162,6 +170,7 @@ export interface ShellBackends {
   axiom?: AxiomApi;
   block?: BlockApi;
   content?: ContentApi;
+  gc?: GcApi;
   snapshots?: SnapshotsApi;
   fsck?: FsckApi;
 }
@@ -172,6 +181,7 @@ export const BACKEND_NEEDS: Record<keyof ShellBackends, string> = {
   axiom: 'axiom',
   block: 'services/block',
   content: 'services/content',
+  gc: 'gc through services/fs and services/content',
   snapshots: 'snapshots in services/fs',
   fsck: 'fsck',
 };
@@ -184,7 +194,7 @@ export function need<K extends keyof ShellBackends>(backends: ShellBackends, key
 }
 
 /** Endpoints the shell's context should hold, whichever of them the system provides. */
-export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, 'block', 'content'];
+export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, BLOCK_ENDPOINT, 'content'];
 
 /** Clients for every layer some running service provides, plus `overrides`. */
 export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackends> = {}): ShellBackends {
@@ -193,5 +203,6 @@ export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackend
   const backends: ShellBackends = {};
   if (provided.has(FS_ENDPOINT)) backends.fs = new FsClient(system.user);
   if (provided.has(AXIOM_ENDPOINT)) backends.axiom = new AxiomClient(system.user);
+  if (provided.has(BLOCK_ENDPOINT)) backends.block = new BlockClient(system.user);
   return { ...backends, ...overrides };
 }

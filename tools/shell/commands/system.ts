@@ -33,7 +33,7 @@ const ps: CommandSpec = {
   async run(ctx) {
     const rows = [['SERVICE', 'STATE', 'PROVIDES', 'CALLS', 'HANDLED', 'WAITING', 'QUEUED', 'RESTARTS', 'ERRORS']];
     for (const s of ctx.shell.host.system.kernel.serviceStats()) {
-      rows.push([s.name, s.state, s.provides.join(',') || '-', s.calls.join(',') || '-', count(s.handled), String(s.pendingCalls), String(s.mailboxDepth), s.restarts === undefined ? '-' : String(s.restarts), String(s.internalErrors)]);
+      rows.push([s.name, s.state, s.provides.join(',') || '-', [...new Set(s.calls)].join(',') || '-', count(s.handled), String(s.pendingCalls), String(s.mailboxDepth), s.restarts === undefined ? '-' : String(s.restarts), String(s.internalErrors)]);
     }
     for (const line of formatTable(rows, ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'])) ctx.print(line);
   },
@@ -129,9 +129,9 @@ const gc: CommandSpec = {
   usage: '',
   summary: 'collect chunks no root reaches (the live tree and every snapshot)',
   async run(ctx) {
-    const r = await call('gc', () => need(ctx.backends, 'content').gc());
-    ctx.print(`gc: marked ${count(r.markedChunks)} chunks from ${count(r.rootCount)} roots; freed ${count(r.freedChunks)} chunks (${humanBytes(r.freedBytes)})`);
-    if (r.leakedBlocksFreed) ctx.print(`gc: freed ${count(r.leakedBlocksFreed)} leaked blocks (allocated, referenced by nothing)`);
+    const r = await call('gc', () => need(ctx.backends, 'gc').gc());
+    const roots = r.rootCount === undefined ? '' : ` from ${count(r.rootCount)} root${r.rootCount === 1 ? '' : 's'}`;
+    ctx.print(`gc: ${count(r.liveChunks)} chunks live${roots}; swept ${count(r.sweptChunks)} chunks (${humanBytes(r.sweptBytes)}), ${count(r.freedBlocks)} blocks freed`);
   },
 };
 
