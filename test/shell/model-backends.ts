@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../../kernel/errors.ts';
 import { checkName, type FileType, type Timespec } from '../../services/fs/protocol.ts';
-import type { ContentApi, ContentStatsView, DiffEntryView, FsApi, FsckApi, FsckReportView, GcReportView, SnapshotsApi, SnapshotView } from '../../tools/shell/backends.ts';
+import type { ContentApi, ContentStatsView, DiffEntryView, FsApi, FsckApi, FsckReportView, GcApi, GcReportView, SnapshotsApi, SnapshotView } from '../../tools/shell/backends.ts';
 import { listDir, parentOf, readFile, stat, walk, writeFile } from '../../tools/shell/fsops.ts';
 import { join } from '../../tools/shell/paths.ts';
 
@@ -166,7 +166,7 @@ export class ModelSnapshots implements SnapshotsApi {
   }
 }
 
-export class ModelContent implements ContentApi {
+export class ModelContent implements ContentApi, GcApi {
   constructor(
     private readonly fs: FsApi,
     private readonly store: SnapshotStore,
@@ -199,7 +199,7 @@ export class ModelContent implements ContentApi {
 
   async gc(): Promise<GcReportView> {
     const { unique } = await this.chunks();
-    return { rootCount: 1 + this.store.snapshots.size, markedChunks: unique.size, freedChunks: 0, freedBytes: 0 };
+    return { rootCount: 1 + this.store.snapshots.size, liveChunks: unique.size, sweptChunks: 0, sweptBytes: 0, freedBlocks: 0 };
   }
 }
 

@@ -95,7 +95,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   const withAxiom = options.axiom ?? true;
   const models = { snapshots: true, content: true, fsck: true, ...options.models };
   const boot = async (socket: DiskBackend, log: (line: string) => void): Promise<ShellSystem> => {
-    const sys = await bootSystem({ disk: socket, seed: options.seed ?? 1, memorySizeBytes: 64 * MiB, log, userCalls: [VIRTIO_BLK_ENDPOINT, ...SHELL_ENDPOINTS] });
+    // The machine, kernel and driver only (`upTo` is ignored by a bootSystem without layers):
+    // the test disk is raw, and the model and this file's Axiom stand in for the layers.
+    const bootOptions = { disk: socket, seed: options.seed ?? 1, memorySizeBytes: 64 * MiB, log, upTo: 'driver', userCalls: [VIRTIO_BLK_ENDPOINT, ...SHELL_ENDPOINTS] };
+    const sys = await bootSystem(bootOptions as Parameters<typeof bootSystem>[0]);
     await sys.kernel.spawn(persistentModelManifest(store));
     log('kernel: service fs-model up (endpoint fs; the reference model standing in for services/fs)');
     if (withAxiom) {
@@ -110,7 +113,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     const out: Partial<ShellBackends> = {};
     const fs = new FsClient(system.user);
     if (models.snapshots) out.snapshots = new ModelSnapshots(fs, store);
-    if (models.content) out.content = new ModelContent(fs, store);
+    if (models.content) out.content = out.gc = new ModelContent(fs, store);
     if (models.fsck) out.fsck = new ModelFsck(fs);
     return out;
   };
