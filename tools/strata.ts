@@ -7,6 +7,7 @@ import { UsageError } from './cli/args.ts';
 import { mkimageCommand, mkimageHelp } from './cli/mkimage.ts';
 import { bootCommand, bootHelp } from './cli/boot.ts';
 import { benchCommand, benchHelp } from './cli/bench.ts';
+import { inspectCommand, inspectHelp } from './cli/inspect.ts';
 
 interface Command {
   summary: string;
@@ -17,6 +18,7 @@ interface Command {
 const commands: Record<string, Command> = {
   mkimage: { summary: 'create a sparse raw disk image', help: mkimageHelp, run: mkimageCommand },
   boot: { summary: 'boot the machine on an image (boot log, self-test)', help: bootHelp, run: bootCommand },
+  inspect: { summary: "print an image's on-disk structures (superblock, bitmap, journal, axiom)", help: inspectHelp, run: inspectCommand },
   bench: { summary: 'run the benchmarks: a table and JSON, raw baselines side by side', help: benchHelp, run: benchCommand },
 };
 
