@@ -26,7 +26,7 @@ import { READ_RECORDS_MAX, TXN_RECORDS_MAX, WAIT_MS_MAX } from './limits.ts';
 import type { LogRecord, RecordInput, RecordPayloads, RecordTypeName } from './records.ts';
 
 export type { AxiomStats, CommitReceipt, RecoveryReport, VerifyReport } from './log.ts';
-export type { LogRecord, RecordInput, RecordPayloads, RecordTypeName } from './records.ts';
+export type { FsPageRef, FsTime, LogRecord, RecordInput, RecordPayloads, RecordTypeName } from './records.ts';
 export { rec } from './records.ts';
 
 export const AXIOM_ENDPOINT = 'axiom';

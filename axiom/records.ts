@@ -42,6 +42,28 @@ export interface RecordPayloads {
   ChunkDrop: { hash: Uint8Array };
   SnapshotCreate: { name: string; rootHash: Uint8Array; timeMs: number };
   SnapshotDelete: { name: string };
+  // The filesystem's records (services/fs/records.ts says what each one means).
+  FsMkdir: { parent: number; name: string; ino: number; mode: number; uid: number; gid: number; t: FsTime };
+  FsCreate: { parent: number; name: string; ino: number; mode: number; uid: number; gid: number; t: FsTime };
+  FsSymlink: { parent: number; name: string; ino: number; target: string; uid: number; gid: number; t: FsTime };
+  FsLink: { ino: number; parent: number; name: string; t: FsTime };
+  FsUnlink: { parent: number; name: string; t: FsTime };
+  FsRmdir: { parent: number; name: string; t: FsTime };
+  FsRename: { parent: number; name: string; newParent: number; newName: string; t: FsTime };
+  FsSetAttr: { ino: number; mode?: number; uid?: number; gid?: number; atime?: FsTime; mtime?: FsTime; t: FsTime };
+  FsTruncate: { ino: number; sizeBytes: number; t: FsTime };
+  FsWrite: { ino: number; pages: FsPageRef[]; sizeBytes: number; t: FsTime };
+  FsFree: { ino: number };
+}
+
+/** A time as [seconds, nanoseconds] since the Unix epoch. */
+export type FsTime = [sec: number, nsec: number];
+
+/** One page of a file: its chunk (null for a hole) and how many of its bytes are valid. */
+export interface FsPageRef {
+  index: number;
+  hash: Uint8Array | null;
+  lengthBytes: number;
 }
 
 export type RecordTypeName = keyof RecordPayloads;
@@ -110,6 +132,49 @@ function chunks(type: string, f: Fields, key: string): ChunkExtent[] {
     const cf = fields(where, c, ['hash', 'offsetBytes', 'lengthBytes']);
     return { hash: hash(where, cf, 'hash'), offsetBytes: uint(where, cf, 'offsetBytes'), lengthBytes: uint(where, cf, 'lengthBytes') };
   });
+}
+
+const FS_PAGES_MAX = 1024;
+const FS_PAGE_SIZE_BYTES_MAX = 1 << 20;
+const FS_TARGET_SIZE_BYTES_MAX = 4096;
+
+function fsTime(type: string, f: Fields, key: string): FsTime {
+  const v = f[key];
+  if (!Array.isArray(v) || v.length !== 2) throw axiomError('BADRECORD', `${type}.${key} must be [sec, nsec]`);
+  const [sec, nsec] = v as unknown[];
+  if (typeof sec !== 'number' || !Number.isSafeInteger(sec) || sec < 0) throw axiomError('BADRECORD', `${type}.${key}[0] must be an unsigned integer`);
+  if (typeof nsec !== 'number' || !Number.isInteger(nsec) || nsec < 0 || nsec > 999_999_999) throw axiomError('BADRECORD', `${type}.${key}[1] must be 0..999999999`);
+  return [sec, nsec];
+}
+
+function optFsTime(type: string, f: Fields, key: string): FsTime | undefined {
+  return f[key] === undefined ? undefined : fsTime(type, f, key);
+}
+
+function fsPages(type: string, f: Fields, key: string): FsPageRef[] {
+  const v = f[key];
+  if (!Array.isArray(v) || v.length > FS_PAGES_MAX) throw axiomError('BADRECORD', `${type}.${key} must be a list of at most ${FS_PAGES_MAX} pages`);
+  return v.map((p, i) => {
+    const where = `${type}.${key}[${i}]`;
+    const pf = fields(where, p, ['index', 'hash', 'lengthBytes']);
+    const lengthBytes = uint(where, pf, 'lengthBytes');
+    if (lengthBytes > FS_PAGE_SIZE_BYTES_MAX) throw axiomError('BADRECORD', `${where}.lengthBytes is over ${FS_PAGE_SIZE_BYTES_MAX}`);
+    return { index: uint(where, pf, 'index'), hash: pf.hash === null ? null : hash(where, pf, 'hash'), lengthBytes };
+  });
+}
+
+function fsTarget(type: string, f: Fields, key: string): string {
+  const v = f[key];
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0') || utf8.encode(v).length > FS_TARGET_SIZE_BYTES_MAX) {
+    throw axiomError('BADRECORD', `${type}.${key} must be 1..${FS_TARGET_SIZE_BYTES_MAX} bytes without NUL`);
+  }
+  return v;
+}
+
+/** The fields shared by FsMkdir and FsCreate. */
+function fsNewInode<K extends 'FsMkdir' | 'FsCreate'>(t: K, v: unknown): RecordPayloads[K] {
+  const f = fields(t, v, ['parent', 'name', 'ino', 'mode', 'uid', 'gid', 't']);
+  return { parent: uint(t, f, 'parent'), name: name(t, f, 'name'), ino: uint(t, f, 'ino'), mode: uint(t, f, 'mode'), uid: uint(t, f, 'uid'), gid: uint(t, f, 'gid'), t: fsTime(t, f, 't') } as RecordPayloads[K];
 }
 
 // ---- the table ----------------------------------------------------------------------
@@ -189,6 +254,53 @@ export const RECORD_TYPES: { readonly [K in RecordTypeName]: RecordTypeRow<K> } 
   SnapshotDelete: row(49, 'SnapshotDelete', (v) => {
     const t = 'SnapshotDelete', f = fields(t, v, ['name']);
     return { name: name(t, f, 'name') };
+  }),
+  FsMkdir: row(64, 'FsMkdir', (v) => fsNewInode('FsMkdir', v)),
+  FsCreate: row(65, 'FsCreate', (v) => fsNewInode('FsCreate', v)),
+  FsSymlink: row(66, 'FsSymlink', (v) => {
+    const t = 'FsSymlink', f = fields(t, v, ['parent', 'name', 'ino', 'target', 'uid', 'gid', 't']);
+    return { parent: uint(t, f, 'parent'), name: name(t, f, 'name'), ino: uint(t, f, 'ino'), target: fsTarget(t, f, 'target'), uid: uint(t, f, 'uid'), gid: uint(t, f, 'gid'), t: fsTime(t, f, 't') };
+  }),
+  FsLink: row(67, 'FsLink', (v) => {
+    const t = 'FsLink', f = fields(t, v, ['ino', 'parent', 'name', 't']);
+    return { ino: uint(t, f, 'ino'), parent: uint(t, f, 'parent'), name: name(t, f, 'name'), t: fsTime(t, f, 't') };
+  }),
+  FsUnlink: row(68, 'FsUnlink', (v) => {
+    const t = 'FsUnlink', f = fields(t, v, ['parent', 'name', 't']);
+    return { parent: uint(t, f, 'parent'), name: name(t, f, 'name'), t: fsTime(t, f, 't') };
+  }),
+  FsRmdir: row(69, 'FsRmdir', (v) => {
+    const t = 'FsRmdir', f = fields(t, v, ['parent', 'name', 't']);
+    return { parent: uint(t, f, 'parent'), name: name(t, f, 'name'), t: fsTime(t, f, 't') };
+  }),
+  FsRename: row(70, 'FsRename', (v) => {
+    const t = 'FsRename', f = fields(t, v, ['parent', 'name', 'newParent', 'newName', 't']);
+    return { parent: uint(t, f, 'parent'), name: name(t, f, 'name'), newParent: uint(t, f, 'newParent'), newName: name(t, f, 'newName'), t: fsTime(t, f, 't') };
+  }),
+  FsSetAttr: row(71, 'FsSetAttr', (v) => {
+    const t = 'FsSetAttr', f = fields(t, v, ['ino', 'mode', 'uid', 'gid', 'atime', 'mtime', 't']);
+    const out: RecordPayloads['FsSetAttr'] = { ino: uint(t, f, 'ino'), t: fsTime(t, f, 't') };
+    for (const key of ['mode', 'uid', 'gid'] as const) {
+      const value = optUint(t, f, key);
+      if (value !== undefined) out[key] = value;
+    }
+    const atime = optFsTime(t, f, 'atime');
+    if (atime) out.atime = atime;
+    const mtime = optFsTime(t, f, 'mtime');
+    if (mtime) out.mtime = mtime;
+    return out;
+  }),
+  FsTruncate: row(72, 'FsTruncate', (v) => {
+    const t = 'FsTruncate', f = fields(t, v, ['ino', 'sizeBytes', 't']);
+    return { ino: uint(t, f, 'ino'), sizeBytes: uint(t, f, 'sizeBytes'), t: fsTime(t, f, 't') };
+  }),
+  FsWrite: row(73, 'FsWrite', (v) => {
+    const t = 'FsWrite', f = fields(t, v, ['ino', 'pages', 'sizeBytes', 't']);
+    return { ino: uint(t, f, 'ino'), pages: fsPages(t, f, 'pages'), sizeBytes: uint(t, f, 'sizeBytes'), t: fsTime(t, f, 't') };
+  }),
+  FsFree: row(74, 'FsFree', (v) => {
+    const t = 'FsFree', f = fields(t, v, ['ino']);
+    return { ino: uint(t, f, 'ino') };
   }),
 };
 
