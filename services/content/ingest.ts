@@ -5,8 +5,8 @@
  * file of many GiB never needs to be in memory: at most one batch and one max-size
  * chunk are held at a time.
  *
- * Each chunk of the stream gains one reference; the caller owns them (a file that is
- * later deleted unrefs its chunks). A failure part-way leaves the chunks stored so far
+ * Each chunk of the stream gains one reference (or, with `ref: false`, a lease: see
+ * store.ts); the caller owns them (a file that is later deleted unrefs its chunks). A failure part-way leaves the chunks stored so far
  * referenced and returns nothing: the caller unrefs `stored` from the error to undo.
  */
 import { createChunker, type ChunkingConfig } from './chunker.ts';
@@ -42,9 +42,9 @@ export class IngestError extends Error {
 export async function ingest(
   store: ContentStore,
   source: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
-  chunking: ChunkingConfig = store.chunking,
+  options: { chunking?: ChunkingConfig; ref?: boolean } = {},
 ): Promise<IngestResult> {
-  const chunker = createChunker(chunking);
+  const chunker = createChunker(options.chunking ?? store.chunking);
   const out: ChunkRefOut[] = [];
   let batch: Uint8Array[] = [];
   let batchBytes = 0, offsetBytes = 0, newChunks = 0, newBytes = 0;
@@ -56,7 +56,7 @@ export async function ingest(
     batchBytes = 0;
     let r;
     try {
-      r = await store.putMany(chunks);
+      r = await store.putMany(chunks, { ref: options.ref ?? true });
     } catch (e) {
       throw new IngestError(e, out);
     }
