@@ -21,10 +21,14 @@ import { axiomManifest } from '../axiom/service.ts';
 import { blockLogDevice } from '../axiom/block-device.ts';
 import { AXIOM_ENDPOINT, AxiomClient } from '../axiom/protocol.ts';
 import { axiomHasher, blake3Implementation } from '../services/content/hash.ts';
+import { contentManifest } from '../services/content/service.ts';
+import { CONTENT_ENDPOINT, ContentClient } from '../services/content/protocol.ts';
+import { fsManifest } from '../services/fs/service.ts';
+import { FS_ENDPOINT, FsClient } from '../services/fs/protocol.ts';
 import { MEMORY_SIZE_BYTES_DEFAULT } from '../kernel/limits.ts';
 
 /** The layers, bottom up; booting a layer boots everything below it. */
-export const LAYERS = ['driver', 'block', 'axiom'] as const;
+export const LAYERS = ['driver', 'block', 'axiom', 'content', 'fs'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export interface BootOptions {
@@ -41,6 +45,12 @@ export interface BootOptions {
   withoutFlush?: boolean;
   /** Extra endpoints the returned user context may call. */
   userCalls?: string[];
+  /** Wall-clock milliseconds at kernel time 0, for file times (default: the host's now; fixed in tests). */
+  epochMs?: number;
+  /** Let the filesystem take checkpoints (needs the content store to keep its index in them). */
+  fsCheckpoints?: boolean;
+  /** Leave the disk open at shutdown (a test that boots again on the same disk). */
+  keepDiskOpen?: boolean;
 }
 
 export interface System {
@@ -51,6 +61,8 @@ export interface System {
   blk: VirtioBlkClient;
   block?: BlockClient;
   axiom?: AxiomClient;
+  content?: ContentClient;
+  fs?: FsClient;
   layers: Layer[];
   shutdown(): Promise<void>;
 }
@@ -77,6 +89,8 @@ export async function bootSystem(options: BootOptions): Promise<System> {
   const calls = [VIRTIO_BLK_ENDPOINT, ...(options.userCalls ?? [])];
   if (layers.includes('block')) calls.push(BLOCK_ENDPOINT);
   if (layers.includes('axiom')) calls.push(AXIOM_ENDPOINT);
+  if (layers.includes('content')) calls.push(CONTENT_ENDPOINT);
+  if (layers.includes('fs')) calls.push(FS_ENDPOINT);
   const user = kernel.attach({ name: 'user', calls });
   const sys: System = {
     kernel,
@@ -86,7 +100,7 @@ export async function bootSystem(options: BootOptions): Promise<System> {
     layers,
     shutdown: async () => {
       await kernel.shutdown();
-      options.disk.close();
+      if (!options.keepDiskOpen) options.disk.close();
     },
   };
 
@@ -110,6 +124,20 @@ export async function bootSystem(options: BootOptions): Promise<System> {
       const r = info.recovery;
       log(`axiom: recovered to seq ${info.committedSeq} from checkpoint ${info.checkpointSeq} in ${Math.round(performance.now() - tAxiom)} ms (${r.transactionsFound} transaction(s)); BLAKE3 ${blake3Implementation()}`);
       up('axiom', `endpoint ${AXIOM_ENDPOINT}`);
+    }
+    if (layers.includes('content')) {
+      await kernel.spawn(contentManifest());
+      sys.content = new ContentClient(user);
+      const info = await sys.content.info(); // waits for the mount
+      const stats = await sys.content.stats();
+      log(`content: ${stats.chunkCount} chunk(s), ${formatBytes(stats.storedBytes)} stored, dedup ${stats.dedupRatio.toFixed(2)}x; BLAKE3 ${info.hash}`);
+      up('content', `endpoint ${CONTENT_ENDPOINT}`);
+    }
+    if (layers.includes('fs')) {
+      await kernel.spawn(fsManifest({ epochMs: options.epochMs ?? Date.now(), checkpoints: options.fsCheckpoints === true }));
+      sys.fs = new FsClient(user);
+      await sys.fs.statfs(); // waits for the mount (the service logs what it replayed)
+      up('fs', `endpoint ${FS_ENDPOINT}`);
     }
   } catch (e) {
     await sys.shutdown().catch(() => {});

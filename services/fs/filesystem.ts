@@ -79,6 +79,8 @@ export class Filesystem {
   private recordsSinceCheckpoint = 0;
   private checkpoints = 0;
   private checkpointing: Promise<void> | null = null;
+  /** Checkpoint by itself every CHECKPOINT_RECORDS_INTERVAL records. */
+  private autoCheckpoint = true;
 
   private constructor(
     private readonly chunks: ChunkSink,
@@ -90,7 +92,7 @@ export class Filesystem {
   }
 
   /** Rebuilds the state from the log (checkpoint + records) and frees orphaned inodes. */
-  static async mount(chunks: ChunkSink, log: MetaLog, now: () => Time): Promise<{ fs: Filesystem; replayed: number; orphansFreed: number }> {
+  static async mount(chunks: ChunkSink, log: MetaLog, now: () => Time, options: { checkpoints?: boolean } = {}): Promise<{ fs: Filesystem; replayed: number; orphansFreed: number }> {
     const { image, records } = await log.replay();
     const state = image ? decodeImage(image) : new FsState(now());
     let replayed = 0;
@@ -100,6 +102,7 @@ export class Filesystem {
     }
     state.check();
     const fs = new Filesystem(chunks, log, now, state);
+    fs.autoCheckpoint = options.checkpoints !== false;
     fs.recordsSinceCheckpoint = replayed;
     const orphans = [...state.inodes.values()].filter((n) => !n.dir && n.nlink === 0).map((n) => n.ino);
     if (orphans.length) await fs.commit(orphans.map((ino) => ({ type: 'FsFree' as const, payload: { ino } })));
@@ -131,7 +134,7 @@ export class Filesystem {
       this.broken ??= e instanceof Error ? e.message : String(e);
       throw fsError('EIO', `commit failed: ${this.broken}`);
     }
-    if (this.recordsSinceCheckpoint >= CHECKPOINT_RECORDS_INTERVAL && !this.checkpointing) {
+    if (this.autoCheckpoint && this.recordsSinceCheckpoint >= CHECKPOINT_RECORDS_INTERVAL && !this.checkpointing) {
       this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
     }
   }

@@ -2,6 +2,7 @@
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
 import { bootSystem, type BootOptions, type System } from '../../tools/system.ts';
+import { formatDisk } from '../../tools/cli/mkimage.ts';
 
 export const MiB = 1024 * 1024;
 
@@ -31,4 +32,17 @@ export function patterned(lengthBytes: number, seed: number): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** Formats a disk the way mkimage does, with fixed ids (so runs are reproducible). */
+export async function formatTestDisk(disk: DiskBackend): Promise<DiskBackend> {
+  await formatDisk(disk, { uuid: new Uint8Array(16).fill(7), logId: new Uint8Array(16).fill(9) });
+  return disk;
+}
+
+export const TEST_EPOCH_MS = 1_700_000_000_000;
+
+/** The whole stack up to the filesystem on `disk` (formatted already), disk left open at shutdown. */
+export function bootFsStack(disk: DiskBackend, options: Partial<BootOptions> = {}): Promise<System> {
+  return bootSystem({ memorySizeBytes: 128 * MiB, epochMs: TEST_EPOCH_MS, ...options, disk, upTo: 'fs', keepDiskOpen: true });
 }

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
+import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
 import { formatImage } from '../../services/block/format/index.ts';
 import { AxiomLog } from '../../axiom/log.ts';
 import { DiskLogDevice } from '../../axiom/disk-device.ts';
@@ -34,6 +35,14 @@ export function checkpointImageSizeFor(axiomRegionBlockCount: number): number {
   return Math.min(CHECKPOINT_IMAGE_SIZE_BYTES_MAX, Math.floor((axiomRegionBlockCount * 4096) / 4));
 }
 
+/** Formats any disk backend: block format (FORMAT.md), then the Axiom region; flushes. */
+export async function formatDisk(backend: DiskBackend, ids: { uuid: Uint8Array; logId: Uint8Array }): Promise<void> {
+  const { layout } = formatImage((blockIndex, data) => backend.write(blockIndex * 4096, data), backend.sizeBytes, { uuid: ids.uuid });
+  const region = new DiskLogDevice(backend, layout.axiom.blockIndex, layout.axiom.blockCount);
+  await AxiomLog.format(region, { logId: ids.logId, hasher: axiomHasher, checkpointImageSizeBytesMax: checkpointImageSizeFor(layout.axiom.blockCount) });
+  backend.flush();
+}
+
 export async function createImage(imagePath: string, sizeBytes: number, force = false): Promise<void> {
   if (sizeBytes < IMAGE_SIZE_BYTES_MIN) throw new UsageError(`size ${formatBytes(sizeBytes)} is below the minimum of ${formatBytes(IMAGE_SIZE_BYTES_MIN)}`);
   if (sizeBytes > IMAGE_SIZE_BYTES_MAX) throw new UsageError(`size ${formatBytes(sizeBytes)} is above the maximum of ${formatBytes(IMAGE_SIZE_BYTES_MAX)}`);
@@ -45,14 +54,7 @@ export async function createImage(imagePath: string, sizeBytes: number, force = 
   fs.mkdirSync(path.dirname(path.resolve(imagePath)), { recursive: true });
   const backend = FileBackend.open(imagePath, { create: true, sizeBytes });
   try {
-    const { layout } = formatImage((blockIndex, data) => backend.write(blockIndex * 4096, data), sizeBytes, { uuid: new Uint8Array(crypto.randomBytes(16)) });
-    const region = new DiskLogDevice(backend, layout.axiom.blockIndex, layout.axiom.blockCount);
-    await AxiomLog.format(region, {
-      logId: new Uint8Array(crypto.randomBytes(16)),
-      hasher: axiomHasher,
-      checkpointImageSizeBytesMax: checkpointImageSizeFor(layout.axiom.blockCount),
-    });
-    backend.flush();
+    await formatDisk(backend, { uuid: new Uint8Array(crypto.randomBytes(16)), logId: new Uint8Array(crypto.randomBytes(16)) });
   } catch (e) {
     backend.close();
     fs.rmSync(imagePath, { force: true });

@@ -1,0 +1,197 @@
+/**
+ * The engine's seams (seams.ts) over the real services, each reached only through its
+ * protocol.ts: chunks through the content store, records through Axiom, checkpoint
+ * images through the block service.
+ *
+ * Records: an fs transaction is proposed to Axiom as the fs records followed by one
+ * ChunkRef per chunk reference change, so names and references commit atomically; the
+ * content store follows the log and applies the ChunkRefs (its puts take no reference:
+ * `ref: false`, leased from gc until the ChunkRef commits).
+ *
+ * Checkpoint images live in blocks of their own (allocated from the block service,
+ * written, flushed), and the Axiom checkpoint names them: {fs: ImageRef, content?:
+ * ImageRef}. An image may be megabytes, more than one log record may carry. Order of a
+ * checkpoint (the engine has stopped proposing meanwhile, seams.ts): write the fs image;
+ * ask the content store for its index image at the same log position; record the
+ * checkpoint; then free the blocks of the images it replaces. A crash before the record
+ * leaves unreferenced blocks that the next checkpoint's owner frees (they are listed as
+ * `pendingFree` in the next image); a crash after it leaves the old images' blocks, freed
+ * the same way.
+ */
+import { ServiceError } from '../../kernel/errors.ts';
+import { AxiomClient, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
+import type { BlockClient, Extent } from '../../services/block/protocol.ts';
+import type { ContentClient } from '../../services/content/protocol.ts';
+import type { ChunkSink, MetaLog } from './seams.ts';
+import type { ChunkDelta } from './state.ts';
+import { FS_RECORD_TYPES, type FsRecord, isFsRecordType } from './records.ts';
+import { hashKey } from './pages.ts';
+
+const BLOCK_SIZE_BYTES = 4096;
+/** Pages per putMany request (each at most one fs page). */
+const PUT_BATCH_ITEMS = 64;
+const READ_RECORDS_BATCH = 4096;
+
+export class ContentChunks implements ChunkSink {
+  constructor(private readonly content: ContentClient) {}
+
+  async put(chunks: Uint8Array[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < chunks.length; i += PUT_BATCH_ITEMS) {
+      const { hashes } = await this.content.putMany(chunks.slice(i, i + PUT_BATCH_ITEMS), { ref: false });
+      out.push(...hashes);
+    }
+    return out;
+  }
+
+  get(hash: Uint8Array): Promise<Uint8Array> {
+    return this.content.get(hash);
+  }
+}
+
+/** Where a checkpoint image lives: whole blocks, its length, and a hash to verify it by. */
+export interface ImageRef {
+  extents: Extent[];
+  sizeBytes: number;
+  /** FNV-1a-64 style check of the bytes, as hex (integrity, not security: the log is hash-chained). */
+  check: string;
+}
+
+export interface CheckpointImage {
+  v: 1;
+  fs: ImageRef;
+  /** Extents of images this checkpoint replaces, freed once it is durable (again at mount if a crash came first). */
+  pendingFree: Extent[];
+}
+
+function checkOf(bytes: Uint8Array): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < bytes.length; i++) {
+    h1 = Math.imul(h1 ^ bytes[i], 0x01000193);
+    h2 = Math.imul(h2 ^ bytes[i], 0x5bd1e995);
+  }
+  return `${(h1 >>> 0).toString(16).padStart(8, '0')}${(h2 >>> 0).toString(16).padStart(8, '0')}:${bytes.length}`;
+}
+
+export class AxiomMetaLog implements MetaLog {
+  private current?: CheckpointImage;
+  /** While a checkpoint writes its image, later commits wait here (seams.ts: call order). */
+  private gate: Promise<void> | null = null;
+
+  constructor(
+    private readonly axiom: AxiomClient,
+    private readonly block: BlockClient,
+  ) {}
+
+  async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<void> {
+    // Waiters resume in the order they arrived, so proposals keep their call order.
+    while (this.gate) await this.gate;
+    const merged = new Map<string, { hash: Uint8Array; delta: number }>();
+    for (const d of deltas) {
+      const k = hashKey(d.hash);
+      const m = merged.get(k);
+      if (m) m.delta += d.delta;
+      else merged.set(k, { hash: d.hash, delta: d.delta });
+    }
+    const input: RecordInput[] = records.map((r) => ({ type: r.type, payload: r.payload }) as RecordInput);
+    for (const m of merged.values()) if (m.delta !== 0) input.push({ type: 'ChunkRef', payload: { hash: m.hash, delta: m.delta } } as RecordInput);
+    await this.axiom.propose(input);
+  }
+
+  async replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<FsRecord> }> {
+    const { seq, image } = await this.axiom.checkpointImage();
+    let fsImage: Uint8Array | undefined;
+    if (seq > 0) {
+      const ci = image as CheckpointImage;
+      if (!ci || ci.v !== 1 || !ci.fs) throw new ServiceError('EIO', `checkpoint at seq ${seq} holds no filesystem image`);
+      this.current = ci;
+      fsImage = await this.readImage(ci.fs);
+      if (ci.pendingFree.length) await this.freeQuietly(ci.pendingFree);
+    }
+    const axiom = this.axiom;
+    async function* records(): AsyncGenerator<FsRecord> {
+      for (let from = seq + 1; ; ) {
+        const batch = await axiom.read(from, READ_RECORDS_BATCH);
+        for (const r of batch.records as LogRecord[]) if (isFsRecordType(r.type)) yield { type: r.type, payload: r.payload } as FsRecord;
+        if (batch.records.length === 0 || from > batch.committedSeq) return;
+        from = batch.records[batch.records.length - 1].seq + 1;
+        if (from > batch.committedSeq) return;
+      }
+    }
+    return { image: fsImage, records: records() };
+  }
+
+  async checkpoint(image: Uint8Array): Promise<void> {
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    const release = () => {
+      this.gate = null;
+      open();
+    };
+    let ref: ImageRef;
+    try {
+      ref = await this.writeImage(image);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const previous = this.current;
+    const next: CheckpointImage = { v: 1, fs: ref, pendingFree: previous ? [...previous.fs.extents] : [] };
+    // Axiom takes requests from one client in order: once this one is sent, later
+    // proposals land after the checkpoint, so they may go.
+    const recorded = this.axiom.checkpoint(next);
+    release();
+    try {
+      await recorded;
+    } catch (e) {
+      await this.freeQuietly(ref.extents);
+      throw e;
+    }
+    this.current = next;
+    if (next.pendingFree.length) await this.freeQuietly(next.pendingFree);
+  }
+
+  private async writeImage(bytes: Uint8Array): Promise<ImageRef> {
+    const blockCount = Math.max(1, Math.ceil(bytes.length / BLOCK_SIZE_BYTES));
+    const extents = await this.block.allocate(blockCount);
+    const padded = new Uint8Array(blockCount * BLOCK_SIZE_BYTES);
+    padded.set(bytes);
+    let at = 0;
+    for (const e of extents) {
+      for (let i = 0; i < e.blockCount; i += 256) {
+        const n = Math.min(256, e.blockCount - i);
+        await this.block.write(e.blockIndex + i, padded.subarray((at + i) * BLOCK_SIZE_BYTES, (at + i + n) * BLOCK_SIZE_BYTES));
+      }
+      at += e.blockCount;
+    }
+    await this.block.flush();
+    return { extents, sizeBytes: bytes.length, check: checkOf(bytes) };
+  }
+
+  private async readImage(ref: ImageRef): Promise<Uint8Array> {
+    const out = new Uint8Array(ref.extents.reduce((n, e) => n + e.blockCount, 0) * BLOCK_SIZE_BYTES);
+    let at = 0;
+    for (const e of ref.extents) {
+      for (let i = 0; i < e.blockCount; i += 256) {
+        const n = Math.min(256, e.blockCount - i);
+        out.set(await this.block.read(e.blockIndex + i, n), (at + i) * BLOCK_SIZE_BYTES);
+      }
+      at += e.blockCount;
+    }
+    const bytes = out.subarray(0, ref.sizeBytes);
+    if (checkOf(bytes) !== ref.check) throw new ServiceError('EIO', `the filesystem's checkpoint image does not match its check (${ref.check})`);
+    return bytes;
+  }
+
+  private async freeQuietly(extents: Extent[]): Promise<void> {
+    try {
+      await this.block.free(extents);
+    } catch (e) {
+      // Already free (a crash after the free, before the next checkpoint): nothing to do.
+      if (!(e instanceof ServiceError)) throw e;
+    }
+  }
+}
+
+export { FS_RECORD_TYPES };
