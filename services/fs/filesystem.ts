@@ -352,8 +352,11 @@ export class Filesystem {
     if (left) this.openCount.set(ino, left);
     else this.openCount.delete(ino);
     const n = this.state.get(ino);
-    if (!n || left) return;
-    if (n.nlink === 0 && !n.dir) return this.serial(ino, () => this.commit(this.freeRecords(ino)));
+    if (!n) return;
+    // The last handle of a name-less inode frees it; otherwise close commits what was
+    // written (the crash contract: data is acknowledged by fsync, sync or close), even
+    // while other handles stay open.
+    if (!left && n.nlink === 0 && !n.dir) return this.serial(ino, () => this.commit(this.freeRecords(ino)));
     if (this.dirty.has(ino)) await this.serial(ino, () => this.commitData(ino));
   }
 

@@ -245,7 +245,8 @@ export function parseFsRequest(op: string, body: unknown): FsRequest {
       return { op, path: b.path, followLast: bool(b.followLast, 'followLast') };
     }
     case 'create':
-      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), mode: uint(b.mode, 'mode', 0o7777), ...owner(b), flags: flags(b.flags) };
+      // Without flags a create opens for reading and writing, as creat(2) opens for writing.
+      return { op, parent: uint(b.parent, 'parent'), name: checkName(b.name), mode: uint(b.mode, 'mode', 0o7777), ...owner(b), flags: b.flags === undefined ? { read: true, write: true } : flags(b.flags) };
     case 'open':
       return { op, ino: uint(b.ino, 'ino'), flags: flags(b.flags) };
     case 'close':

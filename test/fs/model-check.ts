@@ -70,7 +70,7 @@ async function outcome(f: () => Promise<unknown>): Promise<string> {
   }
 }
 
-async function dumpFs(fs: FsClient): Promise<Record<string, string>> {
+export async function dumpFs(fs: FsClient): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const visit = async (ino: number, path: string) => {
     const a = await fs.getattr(ino);
