@@ -16,6 +16,10 @@
  * 16 KiB in 20 us against 10 us, so the crossover is near 9 KiB. `blake3Implementation()`
  * says what was chosen, for the boot log.
  *
+ * The native addon must never see a view of a SharedArrayBuffer (the machine's physical
+ * memory, where grants and staging live): it crashes the process. Such inputs go to wasm
+ * (or are copied, when streaming).
+ *
  * Invariant: every digest is exactly HASH_SIZE_BYTES and a fresh Uint8Array the caller
  * may keep (never a view into a reused buffer).
  */
@@ -108,10 +112,16 @@ function loadNative(): NativeBinding | undefined {
   }
 }
 
+/** The addon crashes the process (SIGSEGV) on views of a SharedArrayBuffer (physical memory, grants): those are copied first. */
+function unshared(bytes: Uint8Array): Uint8Array {
+  return bytes.buffer instanceof SharedArrayBuffer ? bytes.slice() : bytes;
+}
+
 function nativeImpl(binding: NativeBinding, small: Blake3 | undefined): Blake3 {
   const whole = (bytes: Uint8Array) => {
+    if (small && bytes.buffer instanceof SharedArrayBuffer) return small.hash(bytes); // wasm copies into its own memory anyway
     const h = binding.createHash();
-    h.update(bytes);
+    h.update(unshared(bytes));
     return new Uint8Array(h.digest(HASH_SIZE_BYTES));
   };
   return {
@@ -121,7 +131,7 @@ function nativeImpl(binding: NativeBinding, small: Blake3 | undefined): Blake3 {
       const h = binding.createHash();
       let done = false;
       const s: StreamHasher = {
-        update: (b) => (assert(!done, 'update after digest'), h.update(b), s),
+        update: (b) => (assert(!done, 'update after digest'), h.update(unshared(b)), s),
         digest: () => {
           assert(!done, 'digest twice');
           done = true;

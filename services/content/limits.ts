@@ -65,6 +65,10 @@ export const POOL_REFILL_BLOCKS_MAX = 8192;
 /** Blocks one data write may carry (the block service's IO_BLOCKS_MAX). */
 export const WRITE_BLOCKS_MAX = 1024;
 
+/** Staging the service lends the block service for data writes: slots of one write each. */
+export const STAGING_SLOT_BYTES = WRITE_BLOCKS_MAX * BLOCK_SIZE_BYTES;
+export const STAGING_SLOTS = 8;
+
 /** Chunks the index may hold (memory bound: ~200 bytes each, so ~3 GiB at the limit). */
 export const INDEX_CHUNKS_MAX = 16 * 1024 * 1024;
 

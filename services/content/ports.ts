@@ -30,6 +30,8 @@ export interface BlockPort {
   readonly dataRegion: Extent;
   allocate(blockCount: number, contiguous: boolean): Promise<Extent[]>;
   write(blockIndex: number, data: Uint8Array): Promise<void>;
+  /** Optional zero-copy write: `fill` writes the blockCount blocks straight into memory the block service reads (a granted staging slot). */
+  writeStaged?(blockIndex: number, blockCount: number, fill: (dst: Uint8Array) => void): Promise<void>;
   read(blockIndex: number, blockCount: number): Promise<Uint8Array>;
   flush(): Promise<void>;
   free(extents: Extent[]): Promise<void>;

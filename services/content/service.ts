@@ -88,7 +88,7 @@ export const contentService: ServiceDefinition<ContentServiceConfig> = {
 };
 
 async function mount(ctx: ServiceContext, config: ContentServiceConfig): Promise<{ store: ContentStore; report: MountReport }> {
-  const blocks = await blockPortOver(new BlockClient(ctx, config.blockEndpoint));
+  const blocks = await blockPortOver(new BlockClient(ctx, config.blockEndpoint), ctx.memory);
   const log = axiomLogOver(new AxiomClient(ctx, config.axiomEndpoint));
   const { store, report } = await mountStore(blocks, log, { chunking: config.chunking, reclaimLeftovers: config.reclaimLeftovers, nowMs: () => ctx.clock.nowMs() });
   ctx.log(`BLAKE3 ${blake3Implementation()}; chunking ${describeChunking(config.chunking)}`);
@@ -111,6 +111,16 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
     return out;
   };
   const bytesOf = (r: { data: Uint8Array } | { from: Segment[] }) => ('data' in r ? r.data : readSegments(r.from));
+  const splitSegments = (from: Segment[], lengths: number[]): Uint8Array[] => {
+    if (from.length === 1) {
+      const view = ctx.memory.grantView(from[0].grantId, 'r', from[0].offsetBytes, from[0].lengthBytes);
+      let at = 0;
+      return lengths.map((n) => view.subarray(at, (at += n)));
+    }
+    const all = readSegments(from);
+    let at = 0;
+    return lengths.map((n) => all.subarray(at, (at += n)));
+  };
 
   const ops: { [Op in ContentOp]: Handler<Op> } = {
     info: (): ContentInfo => ({
@@ -126,14 +136,9 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
       return { hash: await store.put(data, { ref: r.ref }) };
     },
     putMany: async (r) => {
-      let items: Uint8Array[];
-      if ('items' in r) items = r.items;
-      else {
-        const all = readSegments(r.from);
-        items = [];
-        let at = 0;
-        for (const n of r.lengths) (items.push(all.subarray(at, at + n)), (at += n));
-      }
+      // By grant the chunks are views of the caller's memory, not copies: the store hashes
+      // them, and checks the bytes it stages for the device against those hashes again.
+      const items = 'items' in r ? r.items : splitSegments(r.from, r.lengths);
       return store.putMany(items, { ref: r.ref });
     },
     ingest: async (r) => {

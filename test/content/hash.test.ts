@@ -76,6 +76,16 @@ describe('BLAKE3 implementations', () => {
     expect(c.buffer).not.toBe(d.buffer);
   });
 
+  it('hashes views of a SharedArrayBuffer (physical memory, grants) without crashing', () => {
+    const sab = new Uint8Array(new SharedArrayBuffer(100_000));
+    sab.set(patterned(100_000, 5));
+    const plain = sab.slice(10, 70_010);
+    for (const [, impl] of impls) {
+      expect(hex(impl.hash(sab.subarray(10, 70_010)))).toBe(hex(nobleBlake3(plain)));
+      expect(hex(impl.createHasher().update(sab.subarray(10, 40_010)).update(sab.subarray(40_010, 70_010)).digest())).toBe(hex(nobleBlake3(plain)));
+    }
+  });
+
   it('interleaved streams do not share state', () => {
     for (const [, impl] of impls) {
       const hs = Array.from({ length: 12 }, () => impl.createHasher());

@@ -1,0 +1,10 @@
+import { bootContent, formattedMemory } from './stack.ts';
+import { patterned, MiB } from '../helpers/stack.ts';
+const s = await bootContent(formattedMemory(256 * MiB));
+await s.content.info();
+const file = patterned(64 * MiB, 3);
+const t = performance.now();
+const r = await s.content.ingestStream(file);
+const sec = (performance.now() - t) / 1000;
+console.log('ingest MB/s', (64 / sec).toFixed(1), r.chunks.length, 'chunks');
+await s.sys.kernel.shutdown();
