@@ -54,7 +54,7 @@ export async function openSession(options: TestHostOptions & { hostCwd?: string 
       return shell.runScript(text, name);
     },
     output: () => normalise(out.text, scratch),
-    close: () => shell.shutdown(),
+    close: async () => void (await shell.shutdown()),
   };
 }
 

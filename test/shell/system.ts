@@ -1,9 +1,14 @@
 /**
- * A test-only system for the shell: the real machine, kernel and virtio-blk driver
- * (tools/system.ts), plus the reference filesystem model behind the fs protocol, and,
- * when asked, the real Axiom service over a region of the same disk. It stands in for
- * the full stack until services/fs and the layers under it are wired into
- * tools/system.ts; then the shell's tests run unchanged against that.
+ * Test-only systems for the shell, two kinds:
+ *
+ * - 'real': the whole stack of tools/system.ts (driver, block, Axiom, content, fs) on a
+ *   formatted fault-injecting disk with fixed ids and a fixed epoch, so runs repeat byte
+ *   for byte; model backends (below) stand in only for what no layer serves yet
+ *   (snapshots, fsck).
+ * - 'model': the machine, kernel and driver, the reference filesystem model behind the
+ *   fs protocol, and (unless turned off) the real Axiom service over a region of the raw
+ *   disk. The shell was built against this before services/fs landed; it stays as the
+ *   reference the real stack is compared with.
  *
  * Persistence of the model: one FsModel lives in a ModelStore outside the kernel and
  * survives reboots and crashes. That is the crash contract for everything the shell
@@ -26,6 +31,7 @@ import { bootSystem } from '../../tools/system.ts';
 import { SHELL_ENDPOINTS, type ShellBackends, type ShellSystem } from '../../tools/shell/backends.ts';
 import { ShellHost } from '../../tools/shell/host.ts';
 import { FsModel } from '../model/fs-model.ts';
+import { formatTestDisk, TEST_EPOCH_MS } from '../helpers/stack.ts';
 import { ModelContent, ModelFsck, ModelSnapshots, type StoredSnapshot } from './model-backends.ts';
 
 export const MiB = 1024 * 1024;
@@ -72,6 +78,8 @@ function persistentModelManifest(store: ModelStore): Manifest {
 }
 
 export interface TestHostOptions {
+  /** 'model' (default) or 'real'; see the header. */
+  stack?: 'model' | 'real';
   seed?: number;
   disk?: DiskBackend;
   diskSizeBytes?: number;
@@ -89,8 +97,28 @@ export interface TestWorld {
   disk: DiskBackend;
 }
 
+/** Disk for the real stack: 64 MiB, formatted with fixed ids, no write log kept. */
+export const REAL_DISK_SIZE_BYTES = 64 * MiB;
+
+async function startRealHost(options: TestHostOptions, store: ModelStore): Promise<TestWorld> {
+  const disk = options.disk ?? (await formatTestDisk(new FaultyBackend(REAL_DISK_SIZE_BYTES, { recordLog: false })));
+  const models = { snapshots: true, fsck: true, ...options.models };
+  const boot = (socket: DiskBackend, log: (line: string) => void): Promise<ShellSystem> =>
+    bootSystem({ disk: socket, seed: options.seed ?? 1, memorySizeBytes: 128 * MiB, epochMs: TEST_EPOCH_MS, log, upTo: 'fs', userCalls: SHELL_ENDPOINTS });
+  const backends = (system: ShellSystem): Partial<ShellBackends> => {
+    const fs = new FsClient(system.user);
+    const out: Partial<ShellBackends> = {};
+    if (models.snapshots) out.snapshots = new ModelSnapshots(fs, store);
+    if (models.fsck) out.fsck = new ModelFsck(fs);
+    return out;
+  };
+  const host = await ShellHost.start({ disk, boot, backends, log: options.log });
+  return { host, store, disk };
+}
+
 export async function startTestHost(options: TestHostOptions = {}): Promise<TestWorld> {
   const store = options.store ?? new ModelStore();
+  if (options.stack === 'real') return startRealHost(options, store);
   const disk = options.disk ?? new FaultyBackend(options.diskSizeBytes ?? 16 * MiB);
   const withAxiom = options.axiom ?? true;
   const models = { snapshots: true, content: true, fsck: true, ...options.models };

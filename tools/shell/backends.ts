@@ -17,6 +17,7 @@ import type { EndpointCounters, TraceEntry } from '../../kernel/trace.ts';
 import { FS_ENDPOINT, FsClient, type Timespec } from '../../services/fs/protocol.ts';
 import { AXIOM_ENDPOINT, AxiomClient } from '../../axiom/protocol.ts';
 import { BLOCK_ENDPOINT, BlockClient } from '../../services/block/protocol.ts';
+import { CONTENT_ENDPOINT, ContentClient } from '../../services/content/protocol.ts';
 import { NotAvailableError } from './errors.ts';
 
 // ---- the kernel ------------------------------------------------------------------------
@@ -194,7 +195,7 @@ export function need<K extends keyof ShellBackends>(backends: ShellBackends, key
 }
 
 /** Endpoints the shell's context should hold, whichever of them the system provides. */
-export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, BLOCK_ENDPOINT, 'content'];
+export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, BLOCK_ENDPOINT, CONTENT_ENDPOINT];
 
 /** Clients for every layer some running service provides, plus `overrides`. */
 export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackends> = {}): ShellBackends {
@@ -204,5 +205,6 @@ export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackend
   if (provided.has(FS_ENDPOINT)) backends.fs = new FsClient(system.user);
   if (provided.has(AXIOM_ENDPOINT)) backends.axiom = new AxiomClient(system.user);
   if (provided.has(BLOCK_ENDPOINT)) backends.block = new BlockClient(system.user);
+  if (provided.has(CONTENT_ENDPOINT)) backends.content = new ContentClient(system.user);
   return { ...backends, ...overrides };
 }

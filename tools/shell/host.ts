@@ -9,7 +9,7 @@
  * (`dmesg` shows them) rather than interleaving with command output.
  *
  * - reboot(): a clean stop (fs sync, every service's stop(): flush, checkpoint), then
- *   boot again.
+ *   boot again. A failed sync is reported, not fatal: the services still stop cleanly.
  * - crash(mode): the power is cut at once: the socket dies before any more code of the
  *   old system can reach the disk, the disk keeps only what `mode` lets survive of its
  *   unflushed writes, the old kernel is abandoned without running a single stop(), and
@@ -19,6 +19,7 @@
  * Invariant: exactly one system is current; an abandoned one never reaches the disk.
  */
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import { ServiceError } from '../../kernel/errors.ts';
 import { backendsFor, type ShellBackends, type ShellSystem } from './backends.ts';
 import { crashable, PowerSupply, type CrashMode, type PowerCutReport } from './power.ts';
 
@@ -39,6 +40,12 @@ export interface ShellHostOptions {
 export interface BootReport {
   bootLog: string[];
   powerCut?: PowerCutReport;
+  /** Why the sync before a clean stop failed (the stop went on: services still flushed). */
+  syncError?: string;
+}
+
+export interface ShutdownReport {
+  syncError?: string;
 }
 
 export class ShellHost {
@@ -125,21 +132,28 @@ export class ShellHost {
     return lines;
   }
 
-  /** Syncs the filesystem (if there is one) and stops every service; the disk stays open. */
-  private async stopCleanly(): Promise<void> {
+  /**
+   * Syncs the filesystem (if there is one) and stops every service; the disk stays open.
+   * A failed sync does not stop the stop: every service's stop() still flushes what it
+   * holds; the failure is reported.
+   */
+  private async stopCleanly(): Promise<ShutdownReport> {
     const fs = this.currentBackends.fs;
+    let syncError: string | undefined;
     try {
       await fs?.sync();
-    } finally {
-      await this.current.shutdown();
+    } catch (e) {
+      syncError = e instanceof ServiceError ? `${e.message} (${e.code})` : String(e);
     }
+    await this.current.shutdown();
+    return syncError === undefined ? {} : { syncError };
   }
 
   async reboot(): Promise<BootReport> {
     this.checkRunning();
-    await this.stopCleanly();
+    const stopped = await this.stopCleanly();
     try {
-      return { bootLog: await this.bootAgain() };
+      return { bootLog: await this.bootAgain(), ...stopped };
     } catch (e) {
       this.stopped = true;
       this.power.close();
@@ -163,11 +177,11 @@ export class ShellHost {
     }
   }
 
-  async shutdown(): Promise<void> {
-    if (this.stopped) return;
+  async shutdown(): Promise<ShutdownReport> {
+    if (this.stopped) return {};
     this.stopped = true;
     try {
-      await this.stopCleanly();
+      return await this.stopCleanly();
     } finally {
       this.power.close();
     }

@@ -18,9 +18,9 @@ import type { ShellHost } from './host.ts';
 import { openImageHost, type OpenImageOptions } from './image.ts';
 import { runInteractive } from './repl.ts';
 import { Shell, type ShellOutput } from './shell.ts';
-import { STATUS_INTERRUPTED } from './errors.ts';
+import { STATUS_FAILED, STATUS_INTERRUPTED } from './errors.ts';
 
-export { ShellHost, type BootFn, type BootReport, type ShellHostOptions } from './host.ts';
+export { ShellHost, type BootFn, type BootReport, type ShellHostOptions, type ShutdownReport } from './host.ts';
 export { Shell, type ShellOutput } from './shell.ts';
 export { openImageHost, type OpenImageOptions } from './image.ts';
 export { historyFileFor } from './history.ts';
@@ -77,8 +77,11 @@ export async function runShell(host: ShellHost, options: RunShellOptions = {}): 
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    await shell.shutdown();
-    if (options.announceShutdown !== false) output.write('shutdown: filesystem synced, services stopped, disk flushed and closed\n');
+    const report = await shell.shutdown();
+    if (report.syncError !== undefined) {
+      (options.error ?? output).write(`shutdown: the final sync failed: ${report.syncError}; services were still stopped and flushed\n`);
+      if (status === 0) status = STATUS_FAILED;
+    } else if (options.announceShutdown !== false) output.write('shutdown: filesystem synced, services stopped, disk flushed and closed\n');
   }
   return status;
 }

@@ -19,7 +19,7 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { formatTraceEntry } from '../../kernel/trace.ts';
 import { need } from './backends.ts';
-import type { ShellHost } from './host.ts';
+import type { ShellHost, ShutdownReport } from './host.ts';
 import { parseOperands, resolveSubcommand, usageLine, type CommandContext, type CommandTable, type Parsed, type ShellState } from './command.ts';
 import { RAW_OPERAND_COMMANDS } from './commands/builtins.ts';
 import { CommandError, Interrupted, ShellUsageError, STATUS_INTERNAL, STATUS_UNKNOWN_COMMAND } from './errors.ts';
@@ -234,9 +234,9 @@ export class Shell implements ShellState {
   }
 
   /** Clean stop: sync, stop every service, close the disk, remove $TMP. */
-  async shutdown(): Promise<void> {
+  async shutdown(): Promise<ShutdownReport> {
     try {
-      await this.host.shutdown();
+      return await this.host.shutdown();
     } finally {
       if (this.scratch !== null) nodeFs.rmSync(this.scratch, { recursive: true, force: true });
       this.scratch = null;

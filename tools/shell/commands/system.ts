@@ -17,7 +17,8 @@ import { logCommand } from './log.ts';
 /** e2fsck's exit status for "errors left uncorrected". */
 export const FSCK_STATUS_ERRORS_LEFT = 4;
 
-async function call<T>(subject: string, fn: () => Promise<T>): Promise<T> {
+/** Runs a backend call; its error is explained about `subject` (none: the command is the subject). */
+async function call<T>(subject: string | undefined, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -119,7 +120,7 @@ const sync: CommandSpec = {
   usage: '',
   summary: 'make everything written so far durable',
   async run(ctx) {
-    await call('sync', () => ctx.fs().sync());
+    await call(undefined, () => ctx.fs().sync());
   },
 };
 
@@ -129,7 +130,7 @@ const gc: CommandSpec = {
   usage: '',
   summary: 'collect chunks no root reaches (the live tree and every snapshot)',
   async run(ctx) {
-    const r = await call('gc', () => need(ctx.backends, 'gc').gc());
+    const r = await call(undefined, () => need(ctx.backends, 'gc').gc());
     const roots = r.rootCount === undefined ? '' : ` from ${count(r.rootCount)} root${r.rootCount === 1 ? '' : 's'}`;
     ctx.print(`gc: ${count(r.liveChunks)} chunks live${roots}; swept ${count(r.sweptChunks)} chunks (${humanBytes(r.sweptBytes)}), ${count(r.freedBlocks)} blocks freed`);
   },
@@ -142,7 +143,7 @@ const fsck: CommandSpec = {
   summary: 'check the running filesystem (read only); status 4 if problems are found',
   flags: { json: { help: 'JSON: problems and what was checked' } },
   async run(ctx, p) {
-    const r = await call('fsck', () => need(ctx.backends, 'fsck').check());
+    const r = await call(undefined, () => need(ctx.backends, 'fsck').check());
     if (p.has('json')) ctx.json({ clean: r.problems.length === 0, ...r });
     else {
       const checked = Object.entries(r.checked).map(([what, n]) => `${count(n)} ${what}`).join(', ');
@@ -204,6 +205,7 @@ const reboot: CommandSpec = {
   summary: 'shut down cleanly (sync, flush, checkpoint) and boot again',
   async run(ctx) {
     const report = await ctx.shell.host.reboot();
+    if (report.syncError !== undefined) ctx.warn(`the sync before the stop failed: ${report.syncError}; services were still stopped and flushed`);
     ctx.print('reboot: clean shutdown done; booting again');
     await showBoot(ctx, report);
   },
