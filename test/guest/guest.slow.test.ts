@@ -1,7 +1,8 @@
-// A real Linux (Debian's i386 kernel, busybox) in v86, using Strata: the filesystem engine
-// through our 9P2000.L server at /mnt/strata, and the block service as its IDE disk. Every
-// check is made by code nobody here wrote (sha256sum, tar, find, du, mke2fs, e2fsck), and
-// the host then reads the same files through the fs protocol.
+// A real Linux (Debian's i386 kernel, busybox) in v86, using Strata: the whole stack's
+// filesystem through our 9P2000.L server at /mnt/strata, and the block service as its IDE
+// disk. Every check is made by code nobody here wrote (sha256sum, tar, find, du, mke2fs,
+// e2fsck); the host then reads the same files through the fs protocol, and again after
+// rebooting the stack on the same disk.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FsClient } from '../../services/fs/protocol.ts';
@@ -31,8 +32,8 @@ const guestSha = async (path: string) => (await vm.sh(`sha256sum ${path}`)).spli
 
 beforeAll(async () => {
   const artefacts = await guestArtefacts();
-  stack = await guestTestStack({ imageBytes: 256 * 1024 * 1024 });
-  const extent = await allocateGuestDisk(stack.block, DISK_BYTES);
+  stack = await guestTestStack();
+  const extent = await allocateGuestDisk(stack.sys.block!, DISK_BYTES);
   host = await startGuest({ kernel: stack.sys.kernel, artefacts, filesystem: 'strata', disk: { extent }, log: (l) => console.error(l) });
   vm = host.vm;
   console.log(`guest booted in ${(vm.bootMs / 1000).toFixed(1)} s`);
@@ -44,18 +45,20 @@ afterAll(async () => {
   await stack?.close();
 });
 
+const fsc = () => stack.sys.fs!;
+
 describe('Linux guest on Strata', () => {
   it('creates, writes and reads back files (sha256sum in the guest, the fs protocol on the host)', async () => {
     await vm.sh('cd /mnt/strata && echo "hello from linux" > hello.txt && printf "%s" abc > abc && dd if=/dev/urandom of=rand.bin bs=4096 count=100 2>/dev/null');
     expect(await vm.sh('cat /mnt/strata/hello.txt')).toBe('hello from linux\n');
     const hash = await guestSha('/mnt/strata/rand.bin');
-    expect(sha256(await hostRead(stack.fs, '/rand.bin'))).toBe(hash);
-    expect(new TextDecoder().decode(await hostRead(stack.fs, '/hello.txt'))).toBe('hello from linux\n');
+    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(hash);
+    expect(new TextDecoder().decode(await hostRead(fsc(), '/hello.txt'))).toBe('hello from linux\n');
     // Overwrite in the middle, append, truncate: the guest and the host agree.
     await vm.sh('cd /mnt/strata && printf XYZ | dd of=rand.bin bs=1 seek=5000 conv=notrunc 2>/dev/null && echo tail >> abc && truncate -s 3000 hello.txt');
-    expect(sha256(await hostRead(stack.fs, '/rand.bin'))).toBe(await guestSha('/mnt/strata/rand.bin'));
-    expect(new TextDecoder().decode(await hostRead(stack.fs, '/abc'))).toBe('abctail\n');
-    expect((await stack.fs.resolve('/hello.txt')).sizeBytes).toBe(3000);
+    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(await guestSha('/mnt/strata/rand.bin'));
+    expect(new TextDecoder().decode(await hostRead(fsc(), '/abc'))).toBe('abctail\n');
+    expect((await fsc().resolve('/hello.txt')).sizeBytes).toBe(3000);
     expect(await vm.sh('stat -c %s /mnt/strata/hello.txt')).toBe('3000\n');
   });
 
@@ -63,17 +66,17 @@ describe('Linux guest on Strata', () => {
     const deep = Array.from({ length: 30 }, (_, i) => `level${i}`).join('/');
     await vm.sh(`cd /mnt/strata && mkdir -p tree/${deep} && echo leaf > tree/${deep}/leaf && mkdir -p tree/a/b tree/c`);
     expect(await vm.sh(`cat /mnt/strata/tree/${deep}/leaf`)).toBe('leaf\n');
-    expect((await stack.fs.resolve(`/tree/${deep}/leaf`)).type).toBe('file');
+    expect((await fsc().resolve(`/tree/${deep}/leaf`)).type).toBe('file');
     await vm.sh('cd /mnt/strata/tree && mv level0 moved && mv a/b c/b2 && echo x > c/f && mv c/f c/g');
     expect(await vm.run('ls /mnt/strata/tree/level0')).toMatchObject({ status: 1 });
     expect(await vm.sh(`cat /mnt/strata/tree/moved/${deep.split('/').slice(1).join('/')}/leaf`)).toBe('leaf\n');
     await vm.sh('cd /mnt/strata/tree && ln c/g hard && ln -s c/g soft && ln -s /nonexistent dangling');
     expect(await vm.sh('cd /mnt/strata/tree && cat hard soft && readlink soft && stat -c %h c/g')).toBe('x\nx\nc/g\n2\n');
-    expect(await stack.fs.readlink((await stack.fs.resolve('/tree/soft', false)).ino)).toBe('c/g');
-    expect((await stack.fs.resolve('/tree/hard')).ino).toBe((await stack.fs.resolve('/tree/c/g')).ino);
+    expect(await fsc().readlink((await fsc().resolve('/tree/soft', false)).ino)).toBe('c/g');
+    expect((await fsc().resolve('/tree/hard')).ino).toBe((await fsc().resolve('/tree/c/g')).ino);
     await vm.sh('rm -r /mnt/strata/tree/moved && rm /mnt/strata/tree/hard');
-    expect(await stack.fs.resolve('/tree/moved').then(() => 'exists', (e: { code: string }) => e.code)).toBe('ENOENT');
-    expect((await stack.fs.resolve('/tree/c/g')).nlink).toBe(1);
+    expect(await fsc().resolve('/tree/moved').then(() => 'exists', (e: { code: string }) => e.code)).toBe('ENOENT');
+    expect((await fsc().resolve('/tree/c/g')).nlink).toBe(1);
     expect(await vm.run('rmdir /mnt/strata/tree/c')).toMatchObject({ status: 1 });
   });
 
@@ -91,8 +94,8 @@ describe('Linux guest on Strata', () => {
     const du = Number((await vm.sh('du -s -k /mnt/strata/untar/src')).split(/\s+/)[0]);
     expect(du).toBeGreaterThan(0);
     expect(await vm.sh('df -k /mnt/strata | tail -1')).toMatch(/host9p\s+\d+\s+\d+\s+\d+/);
-    expect(new TextDecoder().decode(await hostRead(stack.fs, '/untar/src/d13/f1273'))).toBe(`file 1273 ${1273 * 7919}\n`);
-    expect((await stack.fs.readdir((await stack.fs.resolve('/untar/src/d0')).ino, 0, 4096)).entries.length).toBe(TAR_FILES / 60);
+    expect(new TextDecoder().decode(await hostRead(fsc(), '/untar/src/d13/f1273'))).toBe(`file 1273 ${1273 * 7919}\n`);
+    expect((await fsc().readdir((await fsc().resolve('/untar/src/d0')).ino, 0, 4096)).entries.length).toBe(TAR_FILES / 60);
   });
 
   it(`writes a ${BIG_MIB} MB file with dd and checks it in the guest and on the host`, async () => {
@@ -100,21 +103,11 @@ describe('Linux guest on Strata', () => {
     await vm.sh(`cd /mnt/strata && (for i in $(seq ${BIG_MIB}); do cat /tmp/seed; done) | dd of=big bs=1M 2>/dev/null; sync`, { timeoutMs: 900_000 });
     expect((await vm.sh('stat -c %s /mnt/strata/big')).trim()).toBe(String(BIG_MIB << 20));
     const inGuest = await guestSha('/mnt/strata/big');
-    const big = await hostRead(stack.fs, '/big');
+    const big = await hostRead(fsc(), '/big');
     expect(sha256(big)).toBe(inGuest);
     const first = big.subarray(0, 1 << 20);
     for (let i = 1; i < BIG_MIB; i++) expect(Buffer.compare(big.subarray(i << 20, (i + 1) << 20), first)).toBe(0);
     expect(await vm.sh('dd if=/mnt/strata/big of=/dev/null bs=1M 2>&1 | head -1')).toBe(`${BIG_MIB}+0 records in\n`);
-  });
-
-  it('leaves a consistent filesystem: the engine checks its state, and a remount from the log serves the same files', async () => {
-    await vm.sh('sync');
-    stack.engine().checkState();
-    const before = sha256(await hostRead(stack.fs, '/rand.bin'));
-    await stack.remount();
-    stack.engine().checkState();
-    expect(sha256(await hostRead(stack.fs, '/rand.bin'))).toBe(before);
-    expect(new TextDecoder().decode(await hostRead(stack.fs, '/untar/src/d0/f0'))).toBe('file 0 0\n');
   });
 
   it('formats, mounts, fills and checks an ext4 filesystem on the IDE disk served by the block service', async () => {
@@ -142,5 +135,20 @@ describe('Linux guest on Strata', () => {
     expect(stats?.malformed).toBe(0);
     expect(host.counters.transportErrors).toBe(0);
     console.log(`9P: ${host.counters.requests} requests, ${JSON.stringify(stats?.byMessage)}`);
+  });
+
+  it('keeps every file across a reboot of the whole stack on the same disk', async () => {
+    const before = { rand: sha256(await hostRead(fsc(), '/rand.bin')), big: sha256(await hostRead(fsc(), '/big')) };
+    await vm.sh('sync');
+    await host.stop();
+    const sys = await stack.reboot();
+    expect((await sys.block!.info()).mount.problems).toEqual([]);
+    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(before.rand);
+    expect(sha256(await hostRead(fsc(), '/big'))).toBe(before.big);
+    expect(new TextDecoder().decode(await hostRead(fsc(), '/untar/src/d0/f0'))).toBe('file 0 0\n');
+    let files = 0;
+    for (let d = 0; d < 60; d++) files += (await fsc().readdir((await fsc().resolve(`/untar/src/d${d}`)).ino, 0, 4096)).entries.length;
+    expect(files).toBe(TAR_FILES);
+    expect(await fsc().readlink((await fsc().resolve('/tree/soft', false)).ino)).toBe('c/g');
   });
 });

@@ -17,19 +17,25 @@ export interface Fs9pCounters {
   transportErrors: number;
   bytesIn: number;
   bytesOut: number;
+  /** Host milliseconds from receiving requests to replying, summed (server latency). */
+  serveMs: number;
 }
 
 /** A handle9p over any function that answers a T-message with an R-message. */
 export function handle9pOver(serve: (request: Uint8Array) => Promise<Uint8Array>, counters?: Fs9pCounters, log?: (line: string) => void): Handle9p {
   return (request, reply) => {
     const copy = request.slice();
+    const t0 = performance.now();
     if (counters) {
       counters.requests++;
       counters.bytesIn += copy.length;
     }
     serve(copy).then(
       (response) => {
-        if (counters) counters.bytesOut += response.length;
+        if (counters) {
+          counters.bytesOut += response.length;
+          counters.serveMs += performance.now() - t0;
+        }
         reply(response);
       },
       (e: unknown) => {

@@ -17,8 +17,9 @@
  *
  * State: `saveState()` (v86 save_state) after boot lets a later `boot({initialState})`
  * resume at the prompt in well under a second instead of booting again. Our 9P server and
- * disk are not part of that state: restore only onto a server whose files the guest has
- * not cached (the guest mounts with cache=none) and a disk it has not mounted.
+ * disk are not part of that state, so a state is saved before 9P is mounted (boot with
+ * `mount9p: false`) and before the disk is used; after a restore, `mountStrata()` mounts
+ * on the new server's fresh session. tools/guest/host.ts does this dance.
  */
 import fs from 'node:fs';
 import type { GuestArtefacts } from './build.ts';
@@ -49,6 +50,8 @@ export interface GuestBootOptions {
   bootTimeoutMs?: number;
   /** Do not prepare the shell for scripted commands (leave echo and prompt for a person). */
   interactive?: boolean;
+  /** Mount 9p at /mnt/strata during boot (default true; false for a state to save). */
+  mount9p?: boolean;
   disableJit?: boolean;
 }
 
@@ -77,6 +80,7 @@ export class GuestVm {
   private commandCount = 0;
   private busy = false;
   private stopped = false;
+  private msizeBytes = GUEST_MSIZE_BYTES_DEFAULT;
 
   private constructor(
     readonly emulator: V86Emulator,
@@ -97,7 +101,8 @@ export class GuestVm {
     const a = options.artefacts;
     const read = (p: string) => ({ buffer: toArrayBuffer(fs.readFileSync(p)) });
     const msize = options.msizeBytes ?? GUEST_MSIZE_BYTES_DEFAULT;
-    const cmdline = ['console=ttyS0', 'quiet', 'loglevel=3', 'mitigations=off', `strata.msize=${msize}`, options.disk ? 'strata.disk' : ''].filter(Boolean).join(' ');
+    const flags = [options.disk ? 'strata.disk' : '', options.mount9p === false ? 'strata.nomount' : ''];
+    const cmdline = ['console=ttyS0', 'quiet', 'loglevel=3', 'mitigations=off', `strata.msize=${msize}`, ...flags].filter(Boolean).join(' ');
     const v86Options: Omit<V86Options, 'wasm_path'> = {
       memory_size: options.memorySizeBytes ?? GUEST_MEMORY_BYTES_DEFAULT,
       vga_memory_size: 2 * 2 ** 20,
@@ -118,6 +123,7 @@ export class GuestVm {
     const t0 = performance.now();
     const emulator = await createEmulator(v86Options);
     const vm = new GuestVm(emulator, options.onOutput);
+    vm.msizeBytes = msize;
     await emulator.run();
     const timeoutMs = options.bootTimeoutMs ?? BOOT_TIMEOUT_MS_DEFAULT;
     try {
@@ -176,6 +182,16 @@ export class GuestVm {
     const r = await this.run(command, options);
     if (r.status !== 0) throw new GuestCommandError(command, r.status, r.output);
     return r.output;
+  }
+
+  /** Mounts the 9P device at /mnt/strata (after a boot with mount9p false, or a restore). */
+  async mountStrata(): Promise<void> {
+    await this.sh(`mount -t 9p -o trans=virtio,version=9p2000.L,msize=${this.msizeBytes},cache=none host9p /mnt/strata`);
+  }
+
+  /** Echo and prompt back on, for a person at the console (after scripted setup). */
+  makeInteractive(): void {
+    this.emulator.serial0_send("stty echo; PS1='strata# '; PS2='> '\n");
   }
 
   /** v86's machine state (RAM, devices, CPU) for a later boot({initialState}). */
