@@ -30,7 +30,7 @@ export const LOG_ID_SIZE_BYTES = 16;
 export const RECORD_PAYLOAD_SIZE_BYTES_MAX = 1024 * 1024;
 export const FRAME_SIZE_BYTES_MAX = FRAME_HEADER_SIZE_BYTES + RECORD_PAYLOAD_SIZE_BYTES_MAX;
 /** Records in one proposal (the Commit record is extra). */
-export const TXN_RECORDS_MAX = 1024;
+export const TXN_RECORDS_MAX = 4096;
 /** Bytes of all frames of one transaction, Commit and alignment included. */
 export const TXN_SIZE_BYTES_MAX = 4 * 1024 * 1024;
 /** Largest checkpoint image (encoded) a log may be formatted for, and the smallest. */

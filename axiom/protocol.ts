@@ -28,6 +28,7 @@ import type { LogRecord, RecordInput, RecordPayloads, RecordTypeName } from './r
 export type { AxiomStats, CommitReceipt, RecoveryReport, VerifyReport } from './log.ts';
 export type { FsPageRef, FsTime, LogRecord, RecordInput, RecordPayloads, RecordTypeName } from './records.ts';
 export { rec } from './records.ts';
+export { TXN_RECORDS_MAX } from './limits.ts';
 
 export const AXIOM_ENDPOINT = 'axiom';
 /** Default long-poll time of `wait`. */

@@ -502,12 +502,15 @@ export class Filesystem {
         this.cache.put(hashKey(hashes[i]), x.bytes.slice());
       });
     }
-    const records: FsRecord[] = [];
+    // One transaction per WRITE_RECORD_PAGES_MAX pages: an FsWrite and up to two ChunkRefs
+    // a page stay within Axiom's records per transaction. Only a file with more buffered
+    // pages than that (just past the dirty bound) takes more than one, committed in order.
     const t = p?.mtime ?? this.now();
-    for (let i = 0; i < refs.length || (i === 0 && p); i += WRITE_RECORD_PAGES_MAX) {
-      records.push({ type: 'FsWrite', payload: { ino, pages: refs.slice(i, i + WRITE_RECORD_PAGES_MAX), sizeBytes, t } });
+    for (let i = 0; i < refs.length; i += WRITE_RECORD_PAGES_MAX) {
+      const last = i + WRITE_RECORD_PAGES_MAX >= refs.length;
+      await this.commit([{ type: 'FsWrite', payload: { ino, pages: refs.slice(i, i + WRITE_RECORD_PAGES_MAX), sizeBytes, t } }, ...(last ? extra : [])]);
     }
-    await this.commit([...records, ...extra]);
+    if (refs.length === 0) await this.commit([...(p ? [{ type: 'FsWrite' as const, payload: { ino, pages: [], sizeBytes, t } }] : []), ...extra]);
   }
 
   // ---- checkpoints ------------------------------------------------------------------

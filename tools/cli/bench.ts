@@ -11,13 +11,14 @@ import { formatTable, toJson, type BenchRow } from '../bench/report.ts';
 import { benchDriver } from '../bench/driver.ts';
 import { benchAxiom } from '../../axiom/bench.ts';
 import { benchBlock } from '../../services/block/bench.ts';
+import { benchFs } from '../bench/fs.ts';
 import { sqliteBaseline } from '../bench/sqlite.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 
 const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
-  only: { value: true, help: 'run one group only (driver, block, axiom)' },
+  only: { value: true, help: 'run one group only (driver, block, fs, axiom)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
@@ -30,6 +31,7 @@ const grouped = (group: string, rows: Omit<BenchRow, 'group'>[]): BenchRow[] => 
 const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<BenchRow[]>> = {
   driver: benchDriver,
   block: (o) => benchBlock({ imagePath: path.join(o.dir, 'block-bench.img'), quick: o.quick }),
+  fs: benchFs,
   axiom: async (o) =>
     grouped(
       'axiom',
