@@ -10,7 +10,7 @@ import { CommandError, explain, STATUS_FAILED } from '../errors.ts';
 import { count, formatColumns, formatTable, formatTime, formatTimePrecise, humanBytes, isoTime, modeString, octalMode, percent, ratio } from '../format.ts';
 import { byName, listDir, readChunks, stat, walk } from '../fsops.ts';
 import { join } from '../paths.ts';
-import { CAT_SIZE_BYTES_MAX } from '../limits.ts';
+import { CAT_SIZE_BYTES_MAX, WALK_DEPTH_MAX } from '../limits.ts';
 import type { FsApi } from '../backends.ts';
 
 interface Listed {
@@ -95,7 +95,8 @@ const ls: CommandSpec = {
     for (const op of operands) {
       const path = ctx.path(op);
       try {
-        const attr = await stat(fs, path, !long || p.has('json') ? true : false);
+        // as ls does: -l shows a symlink operand itself, otherwise what it points to
+        const attr = await stat(fs, path, !long);
         if (attr.type === 'dir') dirs.push({ path, items: await dirItems(ctx, path, attr, p.has('all')) });
         else files.push(await withTarget(fs, { name: op, path, attr }));
       } catch (e) {
@@ -245,7 +246,8 @@ const tree: CommandSpec = {
     ctx.print(root);
     let dirCount = 0;
     let fileCount = 0;
-    const draw = async (path: string, dir: Attr, prefix: string): Promise<void> => {
+    const draw = async (path: string, dir: Attr, prefix: string, depth: number): Promise<void> => {
+      if (depth > WALK_DEPTH_MAX) throw new CommandError(`${path}: deeper than ${WALK_DEPTH_MAX} levels`);
       const entries = (await listDir(fs, dir.ino, path)).filter((e) => p.has('all') || !e.name.startsWith('.')).sort(byName);
       for (let i = 0; i < entries.length; i++) {
         ctx.checkInterrupted();
@@ -257,13 +259,12 @@ const tree: CommandSpec = {
         ctx.print(`${prefix}${lastOne ? '└── ' : '├── '}${label}`);
         if (e.type === 'dir') {
           dirCount++;
-          if (prefix.length / 4 > 256) throw new CommandError(`${childPath}: too deep`);
           const attr = await fs.getattr(e.ino).catch((err) => Promise.reject(explain(err, childPath)));
-          await draw(childPath, attr, prefix + (lastOne ? '    ' : '│   '));
+          await draw(childPath, attr, prefix + (lastOne ? '    ' : '│   '), depth + 1);
         } else fileCount++;
       }
     };
-    if (rootAttr.type === 'dir') await draw(root, rootAttr, '');
+    if (rootAttr.type === 'dir') await draw(root, rootAttr, '', 0);
     ctx.print();
     ctx.print(`${dirCount} director${dirCount === 1 ? 'y' : 'ies'}, ${fileCount} file${fileCount === 1 ? '' : 's'}`);
   },
