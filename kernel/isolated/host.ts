@@ -284,6 +284,7 @@ export class WorkerHost {
     if (this.state === 'dead') return;
     this.stats.irqs++;
     this.channel.send({ k: 'irq', line });
+    this.shared.poke(); // the driver's InterruptStatus read follows at once: be awake for it
   }
 
   private answer(call: SysCall): void {

@@ -120,6 +120,7 @@ export class IsolatedKernel {
   }
 
   private async start(manifest: Manifest): Promise<void> {
+    if (this.closed) throw new Error('isolated kernel is shut down'); // no worker may outlive shutdown()
     const proxy: Manifest = {
       ...manifest,
       service: {

@@ -47,6 +47,11 @@ describe('isolated kernel: messages', () => {
     expect(((await app.call('echo', 'mutate', body)) as { list: number[] }).list).toEqual([1, 2, 99]);
     expect(body.list).toEqual([1, 2]);
     expect(await codeOf(app.call('echo', 'never', null, { timeoutMs: 100 }))).toBe('TIMEOUT');
+    // The worker's clock is the kernel's clock (one epoch), read from another thread.
+    const before = ik.kernel.nowMs();
+    const inWorker = (await app.call('echo', 'sleep', { ms: 5 })) as number;
+    expect(inWorker).toBeGreaterThanOrEqual(before - 1);
+    expect(inWorker).toBeLessThanOrEqual(ik.kernel.nowMs() + 1);
     expect(await codeOf(app.call('echo', 'echo', new Uint8Array(9 * 1024 * 1024)))).toBe('TOOBIG');
     for (let i = 0; i < 10; i++) app.send('echo', 'note', { i });
     // A call after the sends is handled after them (one mailbox, one ring, in order).
