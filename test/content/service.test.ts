@@ -7,6 +7,7 @@ import { hashChunk } from '../../services/content/hash.ts';
 import { hexOf } from '../../services/content/errors.ts';
 import { CONTENT_ENDPOINT, packHashes } from '../../services/content/protocol.ts';
 import { bootContent, formattedMemory, type ContentStack } from './stack.ts';
+import { FaultyBackend } from '../../kernel/machine/disk/faulty.ts';
 
 const stacks: ContentStack[] = [];
 afterEach(async () => {
@@ -57,7 +58,7 @@ describe('content service', () => {
     expect(await content.getInto(r.hashes[0], [{ grantId: g, offsetBytes: 0, lengthBytes: MiB }])).toBe(MiB - 10);
     expect(view.subarray(0, MiB - 10)).toEqual(patterned(2 * MiB, 9).subarray(0, MiB - 10));
 
-    const file = patterned(5 * MiB, 10);
+    const file = patterned(3 * MiB, 10);
     const streamed = await content.ingestStream((function* () {
       for (let at = 0; at < file.length; at += 300_000) yield file.subarray(at, at + 300_000);
     })());
@@ -104,5 +105,38 @@ describe('content service', () => {
     expect(again).toMatchObject({ chunkCount: 20, orphanCount: 5, logicalBytes: stats.logicalBytes, storedBytes: stats.storedBytes, anomalies: 0 });
     expect(again.mount.leftoverBlocks).toBe(0); // the pool went back to the block service on stop
     for (const [i, h] of hs.entries()) expect(await second.content.get(h)).toEqual(patterned(3000 + i * 1000, 100 + i));
+  });
+});
+
+describe('content service integrity', () => {
+  it('a bit flipped on the way from the disk, or in the image itself, is INTEGRITY naming hash and block', async () => {
+    const disk = new FaultyBackend(formattedMemory().bytes);
+    const first = await boot(disk);
+    const data = patterned(20_000, 44);
+    const h = await first.content.put(data);
+    const other = await first.content.put(patterned(9000, 45));
+    const { blockIndex, blockCount } = await first.content.stat(h);
+    await first.sys.kernel.shutdown();
+    stacks.splice(0);
+
+    // Read path: the device returns one flipped bit (the stored bytes are right).
+    const second = await boot(disk, { seed: 2 });
+    disk.flipBitOnRead(blockIndex * 8 + 3, 1234);
+    const err = await second.content.get(h).catch((e: Error & { code: string }) => e);
+    expect((err as { code: string }).code).toBe('INTEGRITY');
+    expect((err as Error).message).toContain(hexOf(h));
+    expect((err as Error).message).toContain(`blocks [${blockIndex}, +${blockCount})`);
+    expect(await second.content.get(other)).toEqual(patterned(9000, 45)); // the rest is served
+    await second.sys.kernel.shutdown();
+    stacks.splice(0);
+
+    // The image: a byte of the chunk changed on the medium itself.
+    disk.clearFaults();
+    const image = disk.snapshotDurable();
+    image[blockIndex * 4096 + 17] ^= 0x80;
+    const third = await boot(new FaultyBackend(image), { seed: 3 });
+    expect(await codeOf(third.content.get(h))).toBe('INTEGRITY');
+    expect((await third.content.stats()).counters.integrityErrors).toBe(1);
+    expect(await third.content.get(other)).toEqual(patterned(9000, 45));
   });
 });
