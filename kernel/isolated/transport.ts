@@ -44,6 +44,7 @@ export interface PortLike {
 }
 
 const MARKER = new Uint8Array(0);
+const NAP = new Int32Array(new SharedArrayBuffer(4)); // a word nobody changes: Atomics.wait on it sleeps
 const PORT_TAG = '~strata-record';
 
 export interface ChannelOptions {
@@ -118,6 +119,18 @@ export class ChannelEnd<Out, In> {
     }
     if (moved) ringDoorbell(this.o.peerWords, this.o.peerBell);
     if (this.backlog.length) this.scheduleRetry();
+  }
+
+  /**
+   * Worker side, before it blocks on a synchronous call: waits until the backlog is in
+   * the ring (the kernel drains it meanwhile), because a blocked thread runs no retry
+   * timer and a `sys` record left in the backlog would never reach the kernel.
+   */
+  flushBlocking(): void {
+    while (this.backlog.length && !this.closed) {
+      this.flush();
+      if (this.backlog.length) Atomics.wait(NAP, 0, 0, RING_BACKLOG_RETRY_MS);
+    }
   }
 
   private scheduleRetry(): void {

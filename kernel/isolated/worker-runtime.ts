@@ -85,7 +85,10 @@ export class WorkerRuntime {
   }
 
   private sys(call: SysCall): unknown {
-    return this.control.call(() => this.channel.send({ k: 'sys', call }));
+    return this.control.call(() => {
+      this.channel.send({ k: 'sys', call });
+      this.channel.flushBlocking();
+    });
   }
 
   private post(msg: ToKernel): void {

@@ -65,6 +65,12 @@ export const relayService: ServiceDefinition = {
         ctx.send(b.endpoint, b.op, b.body);
         return 'sent';
       }
+      if (req.op === 'flood') {
+        // Fill this worker's ring past its size, then make a synchronous call at once.
+        const f = req.body as { endpoint: string; count: number; sizeBytes: number };
+        for (let i = 0; i < f.count; i++) ctx.send(f.endpoint, 'note', new Uint8Array(f.sizeBytes));
+        return ctx.memory.alloc(4096).sizeBytes;
+      }
       throw new ServiceError('BADOP', req.op);
     },
   }),

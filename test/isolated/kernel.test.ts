@@ -71,6 +71,16 @@ describe('isolated kernel: messages', () => {
     await ik.shutdown();
   });
 
+  it('gets a synchronous call through while the worker\'s ring is backlogged', async () => {
+    const ik = new IsolatedKernel();
+    await ik.spawn(fixture('echoService', 'echo'));
+    await ik.spawn(fixture('relayService', 'relay', { calls: ['echo'] }));
+    const app = ik.attach({ name: 'app', calls: ['relay', 'echo'] });
+    expect(await app.call('relay', 'flood', { endpoint: 'echo', count: 24, sizeBytes: 200_000 })).toBe(4096);
+    expect(await app.call('echo', 'messages')).toBe(24);
+    await ik.shutdown();
+  });
+
   it('refuses a manifest without an entry, and reports a service whose start fails', async () => {
     const ik = new IsolatedKernel();
     const { entry: _entry, ...noEntry } = fixture('echoService', 'echo');
