@@ -37,8 +37,10 @@ export interface HostShared {
   kernelControl: SharedArrayBuffer;
   physical: SharedArrayBuffer;
   epochAbsMs: number;
-  /** Wakes the kernel's reactor (something arrived by postMessage, or an answer is due). */
+  /** Wakes the kernel's reactor: something arrived by postMessage. */
   poke(): void;
+  /** A request went to a worker: the kernel's reactor may spin for the answer. */
+  expectAnswer(): void;
 }
 
 export interface HostHooks {
@@ -144,7 +146,7 @@ export class WorkerHost {
           this.stats.callsIn++;
           this.pending.set(req.id, { resolve, reject });
           this.channel.send({ k: 'call', id: req.id, from: req.from, endpoint: req.endpoint, op: req.op, body: req.body });
-          this.shared.poke();
+          this.shared.expectAnswer();
         }),
       onMessage: (msg) => {
         if (this.state === 'dead') return;
@@ -284,7 +286,7 @@ export class WorkerHost {
     if (this.state === 'dead') return;
     this.stats.irqs++;
     this.channel.send({ k: 'irq', line });
-    this.shared.poke(); // the driver's InterruptStatus read follows at once: be awake for it
+    this.shared.expectAnswer(); // the driver's InterruptStatus read follows at once
   }
 
   private answer(call: SysCall): void {

@@ -89,6 +89,7 @@ export class IsolatedKernel {
       physical: this.kernel.physical.buffer,
       epochAbsMs: performance.timeOrigin + performance.now() - this.kernel.nowMs(),
       poke: () => this.reactor.poke(),
+      expectAnswer: () => this.reactor.expectAnswer(),
     };
     new GrantMirror(this.kernel.memory, (name) => this.hosts.get(name)).install();
     this.supervisor = new Supervisor({

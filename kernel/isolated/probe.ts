@@ -96,7 +96,7 @@ async function ringRtt(depth: number, spinUs: number): Promise<number> {
           else if (got === N) resolve(((performance.now() - t0) * 1000) / N);
         };
         while (sent < depth) r.channel.send({ k: 'echo', i: sent++, body: { a: 1 } });
-        r.reactor.poke();
+        r.reactor.expectAnswer();
       });
     await once(); // warm-up (and the worker's start)
     return await once();

@@ -248,6 +248,11 @@ export class Spinner {
     this.budgetUs = maxUs;
   }
 
+  /** True while spins have been paying off (the budget is not down to nothing). */
+  pays(): boolean {
+    return this.budgetUs > 0;
+  }
+
   spin(ready: () => boolean, gate: CoreGate): boolean {
     if (ready()) return true;
     if (this.maxUs <= 0) return false;

@@ -190,8 +190,10 @@ export interface ReactorSource {
  * A thread's receive loop. A turn drains every source; after a turn that found work it
  * yields to the event loop (so promise continuations and other tasks run) and turns
  * again; after an empty turn it spins up to `spinUs` while the gate allows, then sleeps
- * on its doorbell. `poke()` (after sending a request) makes a sleeping reactor spin for
- * the answer instead of paying a wake-up.
+ * on its doorbell. `poke()` wakes it for something that arrived outside the rings;
+ * `expectAnswer()` (after sending a request) makes a sleeping reactor spin for the
+ * answer instead of paying a wake-up, but only while spinning pays (else it would wake
+ * only to fall asleep again).
  */
 export class Reactor {
   private running = false;
@@ -226,10 +228,16 @@ export class Reactor {
     ringDoorbell(this.words, this.bell); // ends a pending sleep
   }
 
-  /** Asks for a turn soon (something arrived by postMessage, or an answer is expected). */
+  /** Asks for a turn soon: something arrived by postMessage. */
   poke(): void {
     if (this.sleeping) ringDoorbell(this.words, this.bell);
     else this.schedule();
+  }
+
+  /** A request went out: spin for its answer if spinning pays, rather than sleep through it. */
+  expectAnswer(): void {
+    if (!this.sleeping) return this.schedule();
+    if (this.spinner.pays()) ringDoorbell(this.words, this.bell);
   }
 
   private schedule(): void {

@@ -208,7 +208,7 @@ export class WorkerRuntime {
         return reject(new ServiceError('BADMSG', `${this.boot.name} -> ${endpoint}.${op}: body cannot be encoded: ${(e as Error).message}`));
       }
       this.pending.set(cid, { resolve, reject });
-      this.reactor.poke();
+      this.reactor.expectAnswer();
     });
   }
 
