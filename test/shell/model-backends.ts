@@ -1,7 +1,7 @@
 /**
- * Model backends for the layers the shell will talk to once they land: snapshots,
- * content (dedup figures, gc) and fsck, each written over the fs protocol client alone,
- * small and obvious, so the shell's snapshot, df, gc and fsck output can be tested now.
+ * Model backends for the layers the shell will talk to once they land: snapshots and
+ * content (dedup figures, gc), each written over the fs protocol client alone, small
+ * and obvious, so the shell's snapshot, df and gc output can be tested now.
  * They are not the design of those layers: a snapshot here is a full copy of the tree
  * held in memory (the real one is a Merkle root in the content store), and the dedup
  * figures come from hashing fixed 4 KiB chunks of every file.
@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../../kernel/errors.ts';
 import { checkName, type FileType, type Timespec } from '../../services/fs/protocol.ts';
-import type { ContentApi, ContentStatsView, DiffEntryView, FsApi, FsckApi, FsckReportView, GcApi, GcReportView, SnapshotsApi, SnapshotView } from '../../tools/shell/backends.ts';
+import type { ContentApi, ContentStatsView, DiffEntryView, FsApi, GcApi, GcReportView, SnapshotsApi, SnapshotView } from '../../tools/shell/backends.ts';
 import { listDir, parentOf, readFile, stat, walk, writeFile } from '../../tools/shell/fsops.ts';
 import { join } from '../../tools/shell/paths.ts';
 
@@ -200,23 +200,5 @@ export class ModelContent implements ContentApi, GcApi {
   async gc(): Promise<GcReportView> {
     const { unique } = await this.chunks();
     return { rootCount: 1 + this.store.snapshots.size, liveChunks: unique.size, sweptChunks: 0, sweptBytes: 0, freedBlocks: 0 };
-  }
-}
-
-export class ModelFsck implements FsckApi {
-  constructor(private readonly fs: FsApi) {}
-
-  async check(): Promise<FsckReportView> {
-    const problems: FsckReportView['problems'] = [];
-    let inodes = 0;
-    let directories = 0;
-    await walk(this.fs, '/', await stat(this.fs, '/'), async (e) => {
-      inodes++;
-      if (e.attr.type !== 'dir') return;
-      directories++;
-      const subdirs = (await listDir(this.fs, e.attr.ino, e.path)).filter((c) => c.type === 'dir').length;
-      if (e.attr.nlink !== 2 + subdirs) problems.push({ area: 'namespace', message: `${e.path}: nlink ${e.attr.nlink}, expected ${2 + subdirs}` });
-    });
-    return { problems, checked: { inodes, directories } };
   }
 }

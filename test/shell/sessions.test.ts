@@ -111,10 +111,10 @@ describe('scripted sessions', () => {
   });
 
   it('commands whose layer is missing say so (status 3), and the rest still work', async () => {
-    const s = await openSession({ axiom: false, models: { snapshots: false, content: false, fsck: false } });
+    const s = await openSession({ axiom: false, models: { snapshots: false, content: false } });
     try {
       const lines: string[] = [];
-      for (const cmd of ['snap list', 'snap create x', 'journal', 'cache', 'gc', 'fsck', 'log']) {
+      for (const cmd of ['snap list', 'snap create x', 'journal', 'cache', 'gc', 'log']) {
         const before = s.out.text.length;
         const status = await s.shell.runLine(cmd);
         lines.push(`${status} ${s.out.text.slice(before).trim()}`);
@@ -125,9 +125,9 @@ describe('scripted sessions', () => {
         '3 journal: not available yet (needs services/block)',
         '3 cache: not available yet (needs services/block)',
         '3 gc: not available yet (needs gc through services/fs and services/content)',
-        '3 fsck: not available yet (needs fsck)',
         '3 log: not available yet (needs axiom)',
       ]);
+      expect(await s.shell.runLine('fsck')).toBe(0);
       expect(await s.shell.runLine('df')).toBe(0);
       expect(s.out.text).toContain('dedup: not available yet (needs services/content)');
     } finally {
@@ -170,6 +170,40 @@ describe('scripted sessions', () => {
       expect((await json('snap list --json'))[0]).toMatchObject({ name: 'one', fileCount: 1 });
       expect(await json('snap diff --json one')).toEqual({ from: 'one', to: null, changes: [{ path: '/d/b', change: 'added', type: 'file', sizeBytesAfter: 2 }] });
       expect(await json('fsck --json')).toMatchObject({ clean: true, problems: [] });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('fsck on the running system', () => {
+  it('names a wrong nlink, a bad log record and a failed store, and returns 4', async () => {
+    const s = await openSession();
+    try {
+      await s.shell.runLine('mkdir -p /d/e; write /d/f x; ln /d/f /d/g');
+      expect(await s.shell.runLine('fsck')).toBe(0);
+      const b = s.world.host.backends;
+      const fs = b.fs!;
+      const getattr = fs.getattr.bind(fs);
+      const dIno = (await fs.resolve('/d')).ino;
+      const fIno = (await fs.resolve('/d/f')).ino;
+      (fs as { getattr: typeof getattr }).getattr = async (ino) => {
+        const a = await getattr(ino);
+        return ino === dIno ? { ...a, nlink: 5 } : ino === fIno ? { ...a, nlink: 1 } : a;
+      };
+      b.axiom = { ...b.axiom!, verify: async () => ({ ok: false as const, startSeq: 1, committedSeq: 9, recordsVerified: 4, badSeq: 5, reason: 'hash: chain broken' }) };
+      b.content = { stats: async () => ({ chunkCount: 3, logicalBytes: 1, storedBytes: 1, failed: 'EIO on block 7', anomalies: 2 }) };
+      s.out.text = '';
+      expect(await s.shell.runLine('fsck')).toBe(4);
+      expect(s.out.text.split('\n').slice(1)).toEqual([
+        '  namespace: /d: nlink 5, expected 3',
+        '  namespace: /d/f: nlink 1, but 2 names found',
+        '  axiom: record 5: hash: chain broken',
+        '  content: failed: EIO on block 7',
+        '  content: 2 log records broke a refcount rule and were tolerated',
+        'fsck: 5 problems',
+        '',
+      ]);
     } finally {
       await s.close();
     }

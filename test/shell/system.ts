@@ -4,7 +4,7 @@
  * - 'real': the whole stack of tools/system.ts (driver, block, Axiom, content, fs) on a
  *   formatted fault-injecting disk with fixed ids and a fixed epoch, so runs repeat byte
  *   for byte; model backends (below) stand in only for what no layer serves yet
- *   (snapshots, fsck).
+ *   (snapshots).
  * - 'model': the machine, kernel and driver, the reference filesystem model behind the
  *   fs protocol, and (unless turned off) the real Axiom service over a region of the raw
  *   disk. The shell was built against this before services/fs landed; it stays as the
@@ -32,7 +32,7 @@ import { SHELL_ENDPOINTS, type ShellBackends, type ShellSystem } from '../../too
 import { ShellHost } from '../../tools/shell/host.ts';
 import { FsModel } from '../model/fs-model.ts';
 import { formatTestDisk, TEST_EPOCH_MS } from '../helpers/stack.ts';
-import { ModelContent, ModelFsck, ModelSnapshots, type StoredSnapshot } from './model-backends.ts';
+import { ModelContent, ModelSnapshots, type StoredSnapshot } from './model-backends.ts';
 
 export const MiB = 1024 * 1024;
 const EPOCH_MS = 1_700_000_000_000;
@@ -85,8 +85,8 @@ export interface TestHostOptions {
   diskSizeBytes?: number;
   /** Run the real Axiom service on the disk (default true). */
   axiom?: boolean;
-  /** Model backends for the layers that have not landed (default: all). */
-  models?: { snapshots?: boolean; content?: boolean; fsck?: boolean };
+  /** Model backends for what no layer serves yet (default: all); fsck is the shell's live one. */
+  models?: { snapshots?: boolean; content?: boolean };
   store?: ModelStore;
   log?: (line: string) => void;
 }
@@ -102,14 +102,13 @@ export const REAL_DISK_SIZE_BYTES = 64 * MiB;
 
 async function startRealHost(options: TestHostOptions, store: ModelStore): Promise<TestWorld> {
   const disk = options.disk ?? (await formatTestDisk(new FaultyBackend(REAL_DISK_SIZE_BYTES, { recordLog: false })));
-  const models = { snapshots: true, fsck: true, ...options.models };
+  const models = { snapshots: true, ...options.models };
   const boot = (socket: DiskBackend, log: (line: string) => void): Promise<ShellSystem> =>
     bootSystem({ disk: socket, seed: options.seed ?? 1, memorySizeBytes: 128 * MiB, epochMs: TEST_EPOCH_MS, log, upTo: 'fs', userCalls: SHELL_ENDPOINTS });
   const backends = (system: ShellSystem): Partial<ShellBackends> => {
     const fs = new FsClient(system.user);
     const out: Partial<ShellBackends> = {};
     if (models.snapshots) out.snapshots = new ModelSnapshots(fs, store);
-    if (models.fsck) out.fsck = new ModelFsck(fs);
     return out;
   };
   const host = await ShellHost.start({ disk, boot, backends, log: options.log });
@@ -121,7 +120,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   if (options.stack === 'real') return startRealHost(options, store);
   const disk = options.disk ?? new FaultyBackend(options.diskSizeBytes ?? 16 * MiB);
   const withAxiom = options.axiom ?? true;
-  const models = { snapshots: true, content: true, fsck: true, ...options.models };
+  const models = { snapshots: true, content: true, ...options.models };
   const boot = async (socket: DiskBackend, log: (line: string) => void): Promise<ShellSystem> => {
     // The machine, kernel and driver only (`upTo` is ignored by a bootSystem without layers):
     // the test disk is raw, and the model and this file's Axiom stand in for the layers.
@@ -142,7 +141,6 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     const fs = new FsClient(system.user);
     if (models.snapshots) out.snapshots = new ModelSnapshots(fs, store);
     if (models.content) out.content = out.gc = new ModelContent(fs, store);
-    if (models.fsck) out.fsck = new ModelFsck(fs);
     return out;
   };
   const host = await ShellHost.start({ disk, boot, backends, log: options.log });

@@ -19,6 +19,7 @@ import { AXIOM_ENDPOINT, AxiomClient } from '../../axiom/protocol.ts';
 import { BLOCK_ENDPOINT, BlockClient } from '../../services/block/protocol.ts';
 import { CONTENT_ENDPOINT, ContentClient } from '../../services/content/protocol.ts';
 import { NotAvailableError } from './errors.ts';
+import { LiveFsck } from './live-fsck.ts';
 
 // ---- the kernel ------------------------------------------------------------------------
 
@@ -65,7 +66,7 @@ export type FsApi = Pick<
 >;
 
 /** Axiom's client (axiom/protocol.ts), as far as `log` and `fsck` use it. */
-export type AxiomApi = Pick<AxiomClient, 'info' | 'read' | 'stats'>;
+export type AxiomApi = Pick<AxiomClient, 'info' | 'read'> & Partial<Pick<AxiomClient, 'verify'>>;
 
 /** services/block's stats, as far as `journal` and `cache` print them (its BlockStats fits). */
 export interface BlockStatsView {
@@ -94,6 +95,10 @@ export interface ContentStatsView {
   logicalBytes: number;
   /** Bytes stored once per distinct chunk. */
   storedBytes: number;
+  /** Why the store stopped serving writes, if it did. */
+  failed?: string | null;
+  /** Log records its index tolerated although they broke a refcount rule. */
+  anomalies?: number;
 }
 
 /** services/content's GcReport, as far as `gc` prints it (the filesystem gathers the roots). */
@@ -184,7 +189,7 @@ export const BACKEND_NEEDS: Record<keyof ShellBackends, string> = {
   content: 'services/content',
   gc: 'gc through services/fs and services/content',
   snapshots: 'snapshots in services/fs',
-  fsck: 'fsck',
+  fsck: 'services/fs',
 };
 
 /** The backend, or NotAvailableError naming the layer it needs. */
@@ -206,5 +211,7 @@ export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackend
   if (provided.has(AXIOM_ENDPOINT)) backends.axiom = new AxiomClient(system.user);
   if (provided.has(BLOCK_ENDPOINT)) backends.block = new BlockClient(system.user);
   if (provided.has(CONTENT_ENDPOINT)) backends.content = new ContentClient(system.user);
-  return { ...backends, ...overrides };
+  const all = { ...backends, ...overrides };
+  if (all.fs && !all.fsck) all.fsck = new LiveFsck(all);
+  return all;
 }
