@@ -11,9 +11,8 @@
  * to change.
  *
  * read(afterSeq) reads committed records from Axiom (read, in pages) and hands the
- * Chunk* records to the store in commit order. Replay (afterSeq 0) starts at the log's
- * start; a log whose start was moved by a checkpoint is refused for now, because the
- * checkpoint image does not carry the content index yet (see the report in the commit).
+ * Chunk* records to the store in commit order; the mount starts after the newest
+ * checkpoint, whose image carries the content index (image.ts).
  */
 import { ServiceError } from '../../kernel/errors.ts';
 import type { BlockClient } from '../block/protocol.ts';
@@ -125,14 +124,7 @@ export function axiomLogOver(axiom: AxiomClient): MetaLog {
     },
     async read(afterSeq, apply): Promise<number> {
       let seq = afterSeq + 1;
-      if (afterSeq === 0) {
-        const info = await axiom.info();
-        if (info.checkpointSeq !== 0) {
-          // History before the checkpoint is gone: the content index must come from its image.
-          throw contentError('NOTMOUNTED', `the log before seq ${info.startSeq} was pruned by a checkpoint; content index images in checkpoints are not wired yet`);
-        }
-        seq = info.startSeq;
-      }
+      if (afterSeq === 0) seq = (await axiom.info()).startSeq;
       for (;;) {
         const { records, committedSeq } = await axiom.read(seq);
         for (const r of records) {
@@ -141,6 +133,15 @@ export function axiomLogOver(axiom: AxiomClient): MetaLog {
         }
         if (records.length === 0 || seq > committedSeq) return Math.max(afterSeq, committedSeq);
       }
+    },
+    async checkpoint() {
+      const info = await axiom.info();
+      if (info.checkpointSeq === 0) return undefined;
+      const cp = await axiom.checkpointImage();
+      return { seq: cp.seq, image: cp.image };
+    },
+    async recordCheckpoint(image: unknown) {
+      return { commitSeq: (await axiom.checkpoint(image)).commitSeq };
     },
   };
 }

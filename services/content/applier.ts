@@ -5,7 +5,8 @@
  *
  * commit(records) proposes one transaction and resolves only after the reader has
  * applied the log through that transaction's Commit record. catchUp() applies
- * everything committed up to now (gc and unref call it before deciding).
+ * everything committed up to now (gc and unref call it before deciding). hold() stops
+ * new proposals and waits for those in flight (a checkpoint must see them all).
  *
  * Outcomes: a commit refused before or by the log (NOT_COMMITTED codes) changed nothing;
  * any other failure (EIO, a timeout, a stopped service) has an unknown outcome, and
@@ -33,6 +34,11 @@ export class LogApplier {
   commits = 0;
   private waiters: Waiter[] = [];
   private reading = false;
+  /** Proposals sent and not yet answered; a hold waits for them. */
+  private proposing = 0;
+  private drained: (() => void)[] = [];
+  /** While set, new proposals wait (a checkpoint is being taken). */
+  private gate: Promise<void> | null = null;
 
   constructor(
     private readonly log: MetaLog,
@@ -40,27 +46,48 @@ export class LogApplier {
     private readonly onUnknown: (e: unknown) => void,
   ) {}
 
-  /** Replays the whole log into the (empty) index; resolves with the records applied. */
+  /** Replays the log after appliedSeq (0, or an index image's position) into the index; resolves with the records applied. */
   async replay(): Promise<number> {
-    assert(this.appliedSeq === 0 && this.index.size === 0, 'replay into an empty index');
     let n = 0;
-    this.appliedSeq = await this.log.read(0, (r, seq) => (n++, this.index.apply(r, `log record ${seq}`, false)));
+    this.appliedSeq = await this.log.read(this.appliedSeq, (r, seq) => (n++, this.index.apply(r, `log record ${seq}`, false)));
     return n;
   }
 
   async commit(records: ContentRecord[]): Promise<CommitSeqs> {
     assert(records.length >= 1 && records.length <= RECORDS_PER_TRANSACTION_MAX, `a transaction of ${records.length} records`);
+    while (this.gate) await this.gate;
     let seqs: CommitSeqs;
+    this.proposing++;
     try {
       seqs = await this.log.commit(records);
     } catch (e) {
       if (!isCode(e, ...NOT_COMMITTED)) this.onUnknown(e);
       throw e;
+    } finally {
+      if (--this.proposing === 0) for (const d of this.drained.splice(0)) d();
     }
     this.commits++;
     assert(seqs.commitSeq > seqs.firstSeq, 'a transaction has records before its Commit');
     await this.applyThrough(seqs.commitSeq);
     return seqs;
+  }
+
+  /** Stops new proposals and waits for those in flight; resolves with the function that lets proposals go again. */
+  async hold(): Promise<() => void> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    if (this.proposing > 0) await new Promise<void>((r) => this.drained.push(r));
+    return () => {
+      this.gate = null;
+      open();
+    };
+  }
+
+  /** Sets the position an index image was exact at (mount from a checkpoint). */
+  startAt(seq: number): void {
+    assert(this.appliedSeq === 0, 'the start is set once, before any read');
+    this.appliedSeq = seq;
   }
 
   catchUp(): Promise<void> {

@@ -1,12 +1,14 @@
 /**
  * Mount, garbage collection and the leftover scan.
  *
- * mount(blocks, log): replays every committed content record into a fresh index
- * (index.ts rules; a broken rule is INTEGRITY and the mount fails), checks that chunk
+ * mount(blocks, log): loads the content index image of the newest checkpoint (if any,
+ * image.ts), replays every committed content record after it (index.ts rules), checks that chunk
  * extents lie in the data region, never share a block and are allocated, then frees
  * every allocated data block no chunk references: blocks a crash left between
- * `allocate` and the ChunkPut commit (pool blocks, chunks whose commit never happened)
- * and between a ChunkDrop commit and its `free`.
+ * `allocate` and the ChunkPut commit (pool blocks, chunks whose commit never happened),
+ * between a ChunkDrop commit and its `free`, and index images no checkpoint names.
+ * Blocks named anywhere in the checkpoint image (other sections' images, their pending
+ * frees) belong to their owners and are left alone.
  *
  * gc(roots): mark and sweep, after applying everything committed so far (other clients'
  * ChunkRefs included). Live = refcount > 0 (a committed record references it), or named
@@ -28,6 +30,7 @@ import { assert, contentError, hexOf } from './errors.ts';
 import { ContentStore, checkHash, type StoreOptions } from './store.ts';
 import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
 import type { ChunkEntry } from './index.ts';
+import { extentsIn, loadIndexImage, readIndexImage, type ContentImageRef } from './image.ts';
 import { EXTENTS_PER_FREE_MAX, RECORDS_PER_TRANSACTION_MAX } from './limits.ts';
 
 export interface MountReport {
@@ -53,12 +56,24 @@ export interface GcReport {
 
 export async function mountStore(blocks: BlockPort, log: MetaLog, options: StoreOptions = {}): Promise<{ store: ContentStore; report: MountReport }> {
   const store = new ContentStore(blocks, log, options);
+  // From the newest checkpoint's index image, if there is one; then the records after it.
+  const cp = await log.checkpoint();
+  const owned: Extent[] = [];
+  if (cp) {
+    const ref = (cp.image as { content?: ContentImageRef } | null)?.content;
+    if (!ref || !Array.isArray(ref.extents)) throw contentError('NOTMOUNTED', `the checkpoint at seq ${cp.seq} carries no content index image; the index before it is lost`);
+    const imageSeq = loadIndexImage(store.index, await readIndexImage(store, ref));
+    if (imageSeq > cp.seq) throw contentError('INTEGRITY', `the index image is at seq ${imageSeq}, after its checkpoint ${cp.seq}`);
+    store.image = ref;
+    store.applier.startAt(cp.seq);
+    owned.push(...extentsIn(cp.image)); // the image blocks of every section (ours too) are not leftovers
+  }
   const replayedRecords = await store.applier.replay();
   store.index.audit();
-  const used = store.index.extentsChecked();
+  const used = mergeExtents([...store.index.extentsChecked(), ...owned]);
   const allocated = mergeExtents(await blocks.allocatedExtents());
   const leftovers = subtractExtents(allocated, used);
-  const unallocated = subtractExtents(used, allocated);
+  const unallocated = subtractExtents(store.index.extentsChecked(), allocated);
   if (unallocated.length > 0) {
     const x = unallocated[0];
     throw contentError('INTEGRITY', `chunk blocks [${x.blockIndex}, +${x.blockCount}) are not allocated in the block service (and ${unallocated.length - 1} more runs)`);

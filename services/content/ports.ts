@@ -17,8 +17,10 @@
  *    the commit point (the flush after the Commit record) with the transaction's seqs.
  *  - read(afterSeq, apply) calls `apply` with every committed content record whose seq
  *    is above afterSeq, in commit order, and resolves with the newest committed seq it
- *    covered. read(0, ...) is the replay on mount. Records other clients committed (the
- *    filesystem commits ChunkRef in its own transactions) come through here too.
+ *    covered. Records other clients committed (the filesystem commits ChunkRef in its
+ *    own transactions) come through here too.
+ *  - checkpoint() names the newest checkpoint; history before it is gone, so the mount
+ *    loads the content index image the checkpoint names (image.ts) and reads after it.
  */
 import type { Extent } from '../block/protocol.ts';
 
@@ -52,4 +54,8 @@ export interface CommitSeqs {
 export interface MetaLog {
   commit(records: ContentRecord[]): Promise<CommitSeqs>;
   read(afterSeq: number, apply: (record: ContentRecord, seq: number) => void): Promise<number>;
+  /** The newest checkpoint (its seq and image value), if the log has one. */
+  checkpoint(): Promise<{ seq: number; image: unknown } | undefined>;
+  /** Records a checkpoint image; records proposed after the call land after it. */
+  recordCheckpoint(image: unknown): Promise<{ commitSeq: number }>;
 }

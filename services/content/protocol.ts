@@ -19,6 +19,10 @@
  *   stat    {hash}                         -> ChunkStat
  *   stats                                  -> ContentStatsReply
  *   gc      {roots | rootsFrom}            -> GcReport   roots: packed 32-byte hashes
+ *   checkpoint {image}                     -> {commitSeq, content}  records the Axiom checkpoint
+ *            `{...image, content: <index image ref>}` (image.ts): the caller's sections plus
+ *            the content index, so history before it can be reused; the caller stops its
+ *            own proposals until the reply
  * `ref: false` stores without taking a reference: the caller commits its own ChunkRef
  * records (the filesystem does, in the transaction that uses the chunk) and the chunk is
  * leased from gc for PUT_LEASE_MS meanwhile.
@@ -41,6 +45,7 @@ import type { ChunkingConfig } from './chunker.ts';
 import type { ChunkStat, ContentStats } from './store.ts';
 import type { GcReport, MountReport } from './gc.ts';
 import type { IngestResult } from './ingest.ts';
+import type { ContentImageRef } from './image.ts';
 import {
   CHUNK_SIZE_BYTES_MAX,
   CHUNKS_PER_REQUEST_MAX,
@@ -55,6 +60,7 @@ export type { ChunkingConfig } from './chunker.ts';
 export type { ChunkStat, ContentStats } from './store.ts';
 export type { GcReport, MountReport } from './gc.ts';
 export type { IngestResult, ChunkRefOut } from './ingest.ts';
+export type { ContentImageRef } from './image.ts';
 
 export const CONTENT_ENDPOINT = 'content';
 
@@ -73,7 +79,8 @@ export type ContentRequest =
   | { op: 'stat'; hash: Uint8Array }
   | { op: 'stats' }
   | { op: 'gc'; roots: Uint8Array }
-  | { op: 'gc'; rootsFrom: Segment[] };
+  | { op: 'gc'; rootsFrom: Segment[] }
+  | { op: 'checkpoint'; image: Record<string, unknown> };
 
 export type ContentOp = ContentRequest['op'];
 
@@ -134,6 +141,11 @@ function optRef(b: Record<string, unknown>): boolean {
   return b.ref !== false;
 }
 
+function plainMap(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) badMessage(`${what} must be a map`);
+  return v as Record<string, unknown>;
+}
+
 const parsers: { [Op in ContentOp]: (b: Record<string, unknown>) => Extract<ContentRequest, { op: Op }> } = {
   info: () => ({ op: 'info' }),
   stats: () => ({ op: 'stats' }),
@@ -163,6 +175,11 @@ const parsers: { [Op in ContentOp]: (b: Record<string, unknown>) => Extract<Cont
   ref: (b) => ({ op: 'ref', hashes: hashes(b.hashes, 'hashes') }),
   unref: (b) => ({ op: 'unref', hashes: hashes(b.hashes, 'hashes') }),
   stat: (b) => ({ op: 'stat', hash: hash(b.hash, 'hash') }),
+  checkpoint: (b) => {
+    const image = plainMap(b.image, 'image');
+    if ('content' in image) badMessage("image already has a 'content' section");
+    return { op: 'checkpoint', image };
+  },
   gc: (b) => {
     if ((b.roots === undefined) === (b.rootsFrom === undefined)) badMessage('gc takes exactly one of roots or rootsFrom');
     if (b.roots !== undefined) {
@@ -251,6 +268,10 @@ export class ContentClient {
   }
   stats(): Promise<ContentStatsReply> {
     return this.ctx.call<ContentStatsReply>(this.endpoint, 'stats', {});
+  }
+  /** Records an Axiom checkpoint of `image` plus the content index (the caller holds its own proposals meanwhile). */
+  checkpoint(image: Record<string, unknown>): Promise<{ commitSeq: number; content: ContentImageRef }> {
+    return this.ctx.call(this.endpoint, 'checkpoint', { image }, { timeoutMs: 10 * 60_000 });
   }
   gc(roots: Uint8Array[] = []): Promise<GcReport> {
     return this.ctx.call<GcReport>(this.endpoint, 'gc', { roots: packHashes(roots) }, { timeoutMs: 10 * 60_000 });

@@ -24,6 +24,7 @@ import { contentError } from './errors.ts';
 import { mountStore, runGc, type MountReport } from './gc.ts';
 import { blake3Implementation } from './hash.ts';
 import { ingest } from './ingest.ts';
+import { checkpointWith } from './image.ts';
 import { CONTENT_ENDPOINT, parseContentRequest, unpackHashes, type ContentInfo, type ContentOp, type ContentRequest, type Segment } from './protocol.ts';
 import type { ContentStore } from './store.ts';
 import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, CHUNKS_PER_REQUEST_MAX, GRANT_BYTES_PER_REQUEST_MAX, INLINE_BYTES_PER_REQUEST_MAX } from './limits.ts';
@@ -168,6 +169,7 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
     stat: (r) => store.stat(r.hash),
     stats: () => ({ ...store.stats(), mount }),
     gc: (r) => runGc(store, unpackHashes('roots' in r ? r.roots : readSegments(r.rootsFrom))),
+    checkpoint: (r) => checkpointWith(store, r.image),
   };
   return { store, ops };
 }

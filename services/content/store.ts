@@ -31,6 +31,7 @@ import { assert, contentError, hexOf } from './errors.ts';
 import { blocksFor, ContentIndex, type ChunkEntry } from './index.ts';
 import { BlockPool } from './pool.ts';
 import { LogApplier } from './applier.ts';
+import type { ContentImageRef } from './image.ts';
 import type { BlockPort, CommitSeqs, ContentRecord, Extent, MetaLog } from './ports.ts';
 import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, HASH_SIZE_BYTES, PUT_LEASE_MS, RECORDS_PER_TRANSACTION_MAX, WRITE_BLOCKS_MAX } from './limits.ts';
 import { DEFAULT_FASTCDC, type ChunkingConfig } from './chunker.ts';
@@ -115,6 +116,8 @@ export class ContentStore {
   /** Chunks put without a reference, kept from gc until this time (ms on `nowMs`). */
   readonly leases = new Map<string, number>();
   readonly applier: LogApplier;
+  /** The index image the newest checkpoint names (image.ts), if any. */
+  image: ContentImageRef | undefined;
   readonly nowMs: () => number;
   failure: Error | null = null;
 
@@ -422,6 +425,7 @@ export class ContentStore {
       ...t,
       dedupRatio: t.storedBytes === 0 ? 1 : t.logicalBytes / t.storedBytes,
       poolBlocks: this.pool.blocks,
+      imageBlocks: this.image ? this.image.extents.reduce((n, e) => n + e.blockCount, 0) : 0,
       inflightChunks: this.inflight.size,
       failed: this.failure?.message ?? null,
       appliedSeq: this.applier.appliedSeq,

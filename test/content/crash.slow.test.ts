@@ -16,7 +16,7 @@ describe('content store crash sweep', () => {
       if (k % 3 === 0) modes.push('lose-all');
       for (const mode of modes) phases.add(await crashAndCheck(k, mode, seed));
     }
-    expect([...phases]).toEqual(expect.arrayContaining(['put', 'refs', 'gc']));
+    expect([...phases]).toEqual(expect.arrayContaining(['put', 'refs', 'gc', 'checkpoint']));
     console.log(`content crash sweep: ${dry.ops} crash points x 2-3 modes, seed ${seed} (CONTENT_CRASH_SEED replays)`);
   });
 });

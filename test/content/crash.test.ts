@@ -17,19 +17,20 @@ describe('content store crash recovery', () => {
     expect(a.phaseStarts).toEqual(b.phaseStarts);
     expect(a.phaseStarts.refs).toBeGreaterThan(a.phaseStarts.put);
     expect(a.phaseStarts.gc).toBeGreaterThan(a.phaseStarts.refs);
+    expect(a.phaseStarts.checkpoint).toBeGreaterThan(a.phaseStarts.gc);
   });
 
   it('recovers a consistent store after power loss during put, ref/unref and gc', async () => {
     const dry = await runUntil(new FaultyBackend(formattedMemory().bytes), -1, 1);
-    const { put, refs, gc } = dry.phaseStarts;
+    const { put, refs, gc, checkpoint } = dry.phaseStarts;
     const points = new Set<number>();
-    for (const [from, to] of [[put, refs], [refs, gc], [gc, dry.ops]]) {
+    for (const [from, to] of [[put, refs], [refs, gc], [gc, checkpoint], [checkpoint, dry.ops]]) {
       for (let i = 1; i <= 4; i++) points.add(from + Math.max(1, Math.round(((to - from) * i) / 5)));
     }
     const modes: CrashMode[] = ['lose-all', { subset: 3 }, { torn: 5 }];
     const phases = new Set<string>();
     let n = 0;
     for (const k of [...points].sort((a, b) => a - b)) phases.add(await crashAndCheck(k, modes[n++ % modes.length], 1));
-    expect([...phases]).toEqual(expect.arrayContaining(['put', 'refs', 'gc']));
+    expect([...phases]).toEqual(expect.arrayContaining(['put', 'refs', 'gc', 'checkpoint']));
   });
 });

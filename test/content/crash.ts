@@ -58,6 +58,12 @@ export async function workload(s: ContentStack, t: Tracker, phaseAt: (name: stri
   await c.gc([H[4]]);
   await t.up(1, c.put(CONTENTS[1])); // swept just now: stored afresh
   await c.gc([]);
+  phaseAt('checkpoint');
+  t.phase = 'checkpoint';
+  await all([c.checkpoint({ note: 'crash test' }), t.up(10, c.put(CONTENTS[10])), t.up(3, c.ref([H[3]]))]);
+  await t.down(0, c.unref([H[0]]));
+  await c.checkpoint({});
+  await t.up(11, c.put(CONTENTS[11]));
   t.phase = 'done';
 }
 
@@ -92,7 +98,7 @@ export async function checkRecovered(s: ContentStack, t: Tracker, where: string)
   expect(stats.anomalies, where).toBe(0);
   expect(stats.failed, where).toBeNull();
   const block = await s.block.stats();
-  expect((block.dataBlocks - block.freeBlocks) * 4096, `${where}: no leaked or unfreed data blocks`).toBe(stats.allocatedBytes + stats.poolBlocks * 4096);
+  expect((block.dataBlocks - block.freeBlocks) * 4096, `${where}: no leaked or unfreed data blocks`).toBe(stats.allocatedBytes + (stats.poolBlocks + stats.imageBlocks) * 4096);
   const present = await s.content.has(H);
   for (const [i, c] of t.counts.entries()) {
     const lower = c.ackedUp - c.issuedDown;

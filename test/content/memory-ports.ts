@@ -116,6 +116,7 @@ export class MemoryLog implements MetaLog {
   /** Committed transactions, each with the seq of its first record (its Commit record is firstSeq + records). */
   readonly transactions: { firstSeq: number; records: ContentRecord[] }[] = [];
   private nextSeq = 1;
+  private cp: { seq: number; image: unknown } | undefined;
   private nextFault: { code: string; kept: boolean } | null = null;
   commits = 0;
   reads = 0;
@@ -160,6 +161,25 @@ export class MemoryLog implements MetaLog {
       });
     }
     return Math.max(afterSeq, this.nextSeq - 1);
+  }
+
+  async checkpoint(): Promise<{ seq: number; image: unknown } | undefined> {
+    return this.cp && structuredClone(this.cp);
+  }
+
+  /** Records a checkpoint and drops the history before it (the ring reuses that space). */
+  async recordCheckpoint(image: unknown): Promise<{ commitSeq: number }> {
+    await undefined;
+    const f = this.nextFault;
+    if (f) {
+      this.nextFault = null;
+      throw new ServiceError(f.code, `injected ${f.code} on checkpoint`);
+    }
+    const seq = this.nextSeq;
+    this.nextSeq += 2;
+    this.cp = { seq, image: structuredClone(image) };
+    this.transactions.splice(0);
+    return { commitSeq: seq + 1 };
   }
 
   records(): ContentRecord[] {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mountStore, runGc } from '../../services/content/gc.ts';
+import { checkpointWith } from '../../services/content/image.ts';
 import { hashChunk } from '../../services/content/hash.ts';
 import { hexOf } from '../../services/content/errors.ts';
 import type { ContentStore } from '../../services/content/store.ts';
@@ -22,6 +23,7 @@ type Op =
   | { k: 'unref'; i: number }
   | { k: 'gc'; roots: number[] }
   | { k: 'reboot' }
+  | { k: 'checkpoint' }
   | { k: 'together'; puts: number[]; refs: number[]; gc: boolean };
 
 const idx = fc.integer({ min: 0, max: CONTENTS.length - 1 });
@@ -31,6 +33,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: idx.map((i) => ({ k: 'unref' as const, i })) },
   { weight: 2, arbitrary: fc.array(idx, { maxLength: 3 }).map((roots) => ({ k: 'gc' as const, roots })) },
   { weight: 1, arbitrary: fc.constant({ k: 'reboot' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'checkpoint' as const }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('together' as const), puts: fc.array(idx, { maxLength: 5 }), refs: fc.array(idx, { maxLength: 3 }), gc: fc.boolean() }) },
 );
 
@@ -69,7 +72,7 @@ async function check(store: ContentStore, blocks: MemoryBlockPort, model: Model)
   }
   for (let i = 0; i < CONTENTS.length; i++) if (!model.refs.has(i)) expect(store.has(hashChunk(CONTENTS[i]))).toBe(false);
   expect(store.stats().storedBytes).toBe(stored);
-  expect(blocks.allocated.size * 4096).toBe(store.stats().allocatedBytes + store.pool.blocks * 4096);
+  expect(blocks.allocated.size * 4096).toBe(store.stats().allocatedBytes + (store.pool.blocks + store.stats().imageBlocks) * 4096);
 }
 
 async function run(ops: Op[]): Promise<void> {
@@ -99,6 +102,9 @@ async function run(ops: Op[]): Promise<void> {
         expect(store.stats().storedBytes).toBe(storedBefore - swept.reduce((a, b) => a + b, 0));
         break;
       }
+      case 'checkpoint':
+        await checkpointWith(store, { other: 'section' });
+        break;
       case 'reboot':
         blocks.crash();
         store = (await mountStore(blocks, log)).store;

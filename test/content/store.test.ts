@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { mountStore, runGc } from '../../services/content/gc.ts';
 import { ingest } from '../../services/content/ingest.ts';
+import { checkpointWith } from '../../services/content/image.ts';
 import { DEFAULT_FASTCDC, DEFAULT_FIXED } from '../../services/content/chunker.ts';
 import { hashChunk } from '../../services/content/hash.ts';
 import { hexOf } from '../../services/content/errors.ts';
@@ -235,6 +236,46 @@ describe('content store', () => {
     await again.unref([h, h, h]);
     expect(again.stat(h).refcount).toBe(0);
     void store;
+  });
+
+  it('a checkpoint carries the index image: history before it can go, and a remount gets the same index', async () => {
+    const { store, log, blocks } = await fresh();
+    const hs = (await store.putMany(Array.from({ length: 30 }, (_, i) => patterned(2000 + i * 700, 200 + i)))).hashes;
+    await store.unref(hs.slice(0, 4));
+    const r = await checkpointWith(store, { fs: { extents: [{ blockIndex: 4000, blockCount: 2 }], note: 'theirs' } });
+    expect(log.transactions.length).toBe(0); // the history before the checkpoint is gone
+    await store.put(patterned(5000, 300));
+    await store.unref([hs[10]]);
+    const again = (await mountStore(blocks, log)).store;
+    expect(again.image).toEqual(r.content);
+    expect(again.stats()).toMatchObject({ chunkCount: 31, logicalBytes: store.stats().logicalBytes, storedBytes: store.stats().storedBytes, anomalies: 0 });
+    expect(again.stat(hs[10]).refcount).toBe(0);
+    for (const [i, h] of hs.entries()) expect(await again.get(h)).toEqual(patterned(2000 + i * 700, 200 + i));
+    // A second checkpoint frees the first image's blocks; a remount frees nothing that is used.
+    const imageBlocks = r.content.extents[0];
+    await checkpointWith(again, {});
+    expect(blocks.allocated.has(imageBlocks.blockIndex)).toBe(false);
+    const third = (await mountStore(blocks, log)).store;
+    expect(third.stats().chunkCount).toBe(31);
+    expect(blocks.allocated.size).toBe(third.stats().allocatedBytes / 4096 + third.stats().imageBlocks);
+  });
+
+  it('a checkpoint waits for commits in flight and holds new ones until it is recorded', async () => {
+    const { store, log, blocks } = await fresh();
+    const before = store.put(patterned(7000, 310));
+    const cp = checkpointWith(store, { x: 1 });
+    const after = store.put(patterned(7000, 311));
+    await Promise.all([before, cp, after]);
+    const again = (await mountStore(blocks, log)).store;
+    expect(again.has(hashChunk(patterned(7000, 310)))).toBe(true);
+    expect(again.has(hashChunk(patterned(7000, 311)))).toBe(true);
+    expect(again.index.anomalies).toBe(0);
+  });
+
+  it('refuses to mount a checkpoint that carries no content index', async () => {
+    const { log, blocks } = await fresh();
+    await log.recordCheckpoint({ fs: {} });
+    expect(await codeOf(mountStore(blocks, log))).toBe('NOTMOUNTED');
   });
 
   it('refuses oversized chunks and bad hashes with clear codes', async () => {
