@@ -3,6 +3,7 @@
  *
  *   runShell(host, {input, output, script?})   the prompt, or a script; then a clean
  *                                              shutdown; resolves with the exit status
+ *   runScript(host, text, {name})              runShell with a script
  *   bootShell(image, {...})                    open an image, boot it, runShell
  *   openImageHost(image, {...})                just the booted host (ShellHost)
  *   ShellHost.start({disk, boot})              any disk and boot function (tests)
@@ -25,6 +26,18 @@ export { Shell, type ShellOutput } from './shell.ts';
 export { openImageHost, type OpenImageOptions } from './image.ts';
 export { historyFileFor } from './history.ts';
 export type { ShellBackends, ShellSystem, KernelView } from './backends.ts';
+export { SHELL_ENDPOINTS, backendsFor } from './backends.ts';
+export {
+  STATUS_OK,
+  STATUS_FAILED,
+  STATUS_USAGE,
+  STATUS_NOT_AVAILABLE,
+  STATUS_INTERNAL,
+  STATUS_UNKNOWN_COMMAND,
+  STATUS_INTERRUPTED,
+} from './errors.ts';
+export { FSCK_STATUS_ERRORS_LEFT } from './commands/system.ts';
+export { checkScript } from './check.ts';
 
 export interface RunShellOptions {
   input?: Readable;
@@ -84,6 +97,11 @@ export async function runShell(host: ShellHost, options: RunShellOptions = {}): 
     } else if (options.announceShutdown !== false) output.write('shutdown: filesystem synced, services stopped, disk flushed and closed\n');
   }
   return status;
+}
+
+/** Runs a script on a booted host (stopping at the first failure), then shuts down cleanly. */
+export function runScript(host: ShellHost, text: string, options: Omit<RunShellOptions, 'script'> & { name?: string } = {}): Promise<number> {
+  return runShell(host, { ...options, script: text, scriptName: options.name ?? options.scriptName });
 }
 
 export interface BootShellOptions extends RunShellOptions, Omit<OpenImageOptions, 'log'> {
