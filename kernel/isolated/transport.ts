@@ -276,6 +276,7 @@ export class Reactor {
       this.sleeping = false;
       if (this.running) this.gate.awake();
     }
-    this.schedule();
+    // Turn now rather than after another trip round the event loop: a wake-up is for work.
+    if (this.running && !this.scheduled) this.turn();
   }
 }
