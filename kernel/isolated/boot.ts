@@ -4,8 +4,9 @@
  * IsolatedKernel. This is what `strata boot --isolated` and `strata run --isolated`
  * call; it takes bootSystem's options (those that mean something here) and returns the
  * fields of its System plus the isolation hooks (`kill` for the shell's `kill SERVICE`,
- * `ps` for its `ps`). Today it starts the driver layer: a layer above joins once its
- * manifest names an `entry` (module and export) and a config a worker can receive.
+ * `ps` for its `ps`). It starts the driver, then the manifests in `services` in order:
+ * a layer joins once its manifest names an `entry` (module and export) and its config
+ * is plain data a worker can receive.
  *
  * Differences from bootSystem, all forced by threads: the clock is always real (time
  * cannot be virtual across threads), and one seed no longer replays one interleaving
@@ -18,7 +19,7 @@ import { VIRTIO_BLK_ENDPOINT, VirtioBlkClient } from '../../drivers/virtio-blk/p
 import { formatBytes } from '../../drivers/virtio-blk/driver.ts';
 import type { Kernel } from '../kernel.ts';
 import type { DiskBackend } from '../machine/disk/backend.ts';
-import type { ServiceContext } from '../service.ts';
+import type { Manifest, ServiceContext } from '../service.ts';
 import { IsolatedKernel, type ServiceInfo } from './isolated-kernel.ts';
 import type { SupervisionEvent } from './supervisor.ts';
 
@@ -31,8 +32,13 @@ export interface IsolatedBootOptions {
   log?: (line: string) => void;
   /** Leave FLUSH un-negotiated (write-through device); for tests of the write-cache model. */
   withoutFlush?: boolean;
-  /** Endpoints the returned user context may call (default: the driver's). */
+  /** Endpoints the returned user context may call besides the driver's and those of `services`. */
   userCalls?: string[];
+  /**
+   * Services to start after the driver, in order (each manifest must name an `entry`);
+   * the user context may call what they provide. This is how the layers above join.
+   */
+  services?: Manifest[];
   /** Kill and restart a service silent this long (ms); 0 reports misses only. */
   hangRestartMs?: number;
   /** Restart services whose worker ends unasked (default true). */
@@ -47,7 +53,7 @@ export interface IsolatedSystem {
   /** A user-program context on the main thread, for the CLI or a test. */
   user: ServiceContext;
   blk: VirtioBlkClient;
-  /** The layers started (the driver; layers above join when their manifests name an entry). */
+  /** The services started, bottom up ('driver', then each of `services` by name). */
   layers: string[];
   isolated: IsolatedKernel;
   /** The shell's `kill SERVICE`: resolves once the service is back (or given up). */
@@ -78,21 +84,29 @@ export async function bootIsolated(options: IsolatedBootOptions): Promise<Isolat
   const kernel = isolated.kernel;
   log(`kernel: seed ${kernel.seed}, real clock, isolated mode (a worker thread per service)`);
   const device = machine.devices[0];
+  const layers = ['driver'];
   try {
     await isolated.spawn(virtioBlkManifest(device, { config: { withoutFlush: options.withoutFlush } }));
+    log(`kernel: service virtio-blk up in its own thread (endpoint ${VIRTIO_BLK_ENDPOINT}, mmio 0x${device.base.toString(16)}, irq ${device.irqLine}, dma)`);
+    for (const m of options.services ?? []) {
+      await isolated.spawn(m);
+      layers.push(m.name);
+      log(`kernel: service ${m.name} up in its own thread (endpoint ${m.provides.join(', ') || '-'})`);
+    }
   } catch (e) {
     await isolated.shutdown();
+    options.disk.close();
     throw e;
   }
-  log(`kernel: service virtio-blk up in its own thread (endpoint ${VIRTIO_BLK_ENDPOINT}, mmio 0x${device.base.toString(16)}, irq ${device.irqLine}, dma)`);
-  const user = isolated.attach({ name: 'user', calls: options.userCalls ?? [VIRTIO_BLK_ENDPOINT] });
+  const calls = new Set([VIRTIO_BLK_ENDPOINT, ...(options.services ?? []).flatMap((m) => m.provides), ...(options.userCalls ?? [])]);
+  const user = isolated.attach({ name: 'user', calls: [...calls] });
   const blk = new VirtioBlkClient(user);
   return {
     kernel,
     machine,
     user,
     blk,
-    layers: ['driver'],
+    layers,
     isolated,
     kill: (service) => isolated.kill(service),
     ps: () => isolated.ps(),

@@ -107,7 +107,11 @@ export class WorkerHost {
       control: this.control.buffer,
       kernelControl: shared.kernelControl,
     };
-    this.worker = new Worker(WORKER_BOOT_URL, { workerData: { main: WORKER_MAIN_URL, boot }, execArgv: [], name: `strata:${manifest.name}` });
+    try {
+      this.worker = new Worker(WORKER_BOOT_URL, { workerData: { main: WORKER_MAIN_URL, boot }, execArgv: [], name: `strata:${manifest.name}` });
+    } catch (e) {
+      throw new Error(`isolated: ${manifest.name}'s config cannot be sent to a worker (it must be plain data, no functions): ${(e as Error).message}`);
+    }
     this.channel = new ChannelEnd<ToWorker, ToKernel>({
       outRing: boot.toWorker,
       inRing: boot.toKernel,
