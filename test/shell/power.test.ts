@@ -166,7 +166,7 @@ describe('crash and reboot through the host', () => {
       for (let i = 0; i < 5; i++) await axiomClient(host).proposeOne('Mkdir', { parentIno: 1, ino: 10 + i, name: `d${i}`, mode: 0o755, timeMs: i });
       await new VirtioBlkClient(host.system.user).write(30_000, new Uint8Array(8 * 4096).fill(1)); // something to tear
       expect(await shell.runLine('crash --torn')).toBe(0);
-      expect(out.text).toMatch(/crash: power cut \(torn\): 1 unflushed writes in the disk cache: 0 kept, 1 torn after \d+ sectors?, 0 lost\n/);
+      expect(out.text).toMatch(/crash: power cut \(torn\): 1 unflushed write in the disk cache: 0 kept, 1 torn after \d+ sectors?, 0 lost\n/);
       expect(out.text).toContain('recovery: axiom at seq 10 from checkpoint 0: 5 transactions replayed');
       out.text = '';
       expect(await shell.runLine('log 4')).toBe(0);

@@ -114,6 +114,12 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** "1 directory", "2 directories", "1 log record": n and a plural noun made singular for 1. */
+export function countOf(n: number, plural: string): string {
+  if (n !== 1) return `${count(n)} ${plural}`;
+  return `1 ${plural.endsWith('ies') ? plural.slice(0, -3) + 'y' : plural.endsWith('s') ? plural.slice(0, -1) : plural}`;
+}
+
 export function hex(bytes: Uint8Array, lengthChars = bytes.length * 2): string {
   return Buffer.from(bytes).toString('hex').slice(0, lengthChars);
 }

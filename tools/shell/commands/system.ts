@@ -10,7 +10,7 @@ import type { CommandContext, CommandSpec } from '../command.ts';
 import { parseCount } from '../command.ts';
 import { need } from '../backends.ts';
 import { explain, ShellUsageError, STATUS_OK } from '../errors.ts';
-import { count, formatTable, humanBytes, percent } from '../format.ts';
+import { count, countOf, formatTable, humanBytes, percent } from '../format.ts';
 import { LOG_TAIL_DEFAULT, LOG_TAIL_MAX } from '../limits.ts';
 import { logCommand } from './log.ts';
 
@@ -91,10 +91,10 @@ const journal: CommandSpec = {
     const block = need(ctx.backends, 'block');
     const [s, info] = await Promise.all([call('block', () => block.stats()), call('block', () => block.info())]);
     const j = s.journal;
-    ctx.print(`journal: ${count(j.usedBlocks)} of ${count(j.capacityBlocks)} blocks in use (${percent(j.usedBlocks, j.capacityBlocks)}), ${count(j.liveTransactions)} transactions not yet checkpointed`);
-    ctx.print(`commits: ${count(j.commits)} in ${count(j.batches)} group commits (${j.batches ? (j.commits / j.batches).toFixed(1) : '-'} per flush), ${count(j.checkpoints)} checkpoints, next sequence ${count(j.nextSequence)}`);
+    ctx.print(`journal: ${count(j.usedBlocks)} of ${count(j.capacityBlocks)} blocks in use (${percent(j.usedBlocks, j.capacityBlocks)}), ${countOf(j.liveTransactions, 'transactions')} not yet checkpointed`);
+    ctx.print(`commits: ${count(j.commits)} in ${countOf(j.batches, 'group commits')} (${j.batches ? (j.commits / j.batches).toFixed(1) : '-'} per flush), ${countOf(j.checkpoints, 'checkpoints')}, next sequence ${count(j.nextSequence)}`);
     const m = info.mount;
-    ctx.print(`last mount: replayed ${count(m.replayedTransactions)} transactions (${count(m.replayedBlocks)} blocks), replay stopped at: ${m.replayStop}; superblock: ${m.superblockSource}`);
+    ctx.print(`last mount: replayed ${countOf(m.replayedTransactions, 'transactions')} (${countOf(m.replayedBlocks, 'blocks')}), replay stopped at: ${m.replayStop}; superblock: ${m.superblockSource}`);
     for (const problem of m.problems) ctx.print(`  mount problem: ${problem}`);
     if (s.failed) ctx.print(`FAILED: ${s.failed}`);
   },
@@ -108,7 +108,7 @@ const cache: CommandSpec = {
   async run(ctx) {
     const s = await call('block', () => need(ctx.backends, 'block').stats());
     const c = s.cache;
-    ctx.print(`cache: ${humanBytes(c.residentBytes)} of ${humanBytes(c.capacityBytes)} resident, ${count(c.dirtyBlocks)} dirty blocks`);
+    ctx.print(`cache: ${humanBytes(c.residentBytes)} of ${humanBytes(c.capacityBytes)} resident, ${countOf(c.dirtyBlocks, 'dirty blocks')}`);
     ctx.print(`hits ${count(c.hits)}, misses ${count(c.misses)}: hit rate ${percent(c.hits, c.hits + c.misses)}; coalesced reads ${count(c.coalesced)}, ghost hits ${count(c.ghostHits)}`);
     ctx.print(`evictions ${count(c.evictions)}, write-backs ${count(c.writeBacks)}`);
   },
@@ -132,7 +132,7 @@ const gc: CommandSpec = {
   async run(ctx) {
     const r = await call(undefined, () => need(ctx.backends, 'gc').gc());
     const roots = r.rootCount === undefined ? '' : ` from ${count(r.rootCount)} root${r.rootCount === 1 ? '' : 's'}`;
-    ctx.print(`gc: ${count(r.liveChunks)} chunks live${roots}; swept ${count(r.sweptChunks)} chunks (${humanBytes(r.sweptBytes)}), ${count(r.freedBlocks)} blocks freed`);
+    ctx.print(`gc: ${countOf(r.liveChunks, 'chunks')} live${roots}; swept ${countOf(r.sweptChunks, 'chunks')} (${humanBytes(r.sweptBytes)}), ${countOf(r.freedBlocks, 'blocks')} freed`);
   },
 };
 
@@ -146,7 +146,7 @@ const fsck: CommandSpec = {
     const r = await call(undefined, () => need(ctx.backends, 'fsck').check());
     if (p.has('json')) ctx.json({ clean: r.problems.length === 0, ...r });
     else {
-      const checked = Object.entries(r.checked).map(([what, n]) => `${count(n)} ${what}`).join(', ');
+      const checked = Object.entries(r.checked).map(([what, n]) => countOf(n, what)).join(', ');
       ctx.print(`fsck: checked ${checked || 'nothing'}`);
       for (const problem of r.problems) ctx.print(`  ${problem.area}: ${problem.message}${problem.repaired ? ' (repaired)' : ''}`);
       ctx.print(r.problems.length === 0 ? 'fsck: clean' : `fsck: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);
@@ -162,11 +162,11 @@ async function showBoot(ctx: CommandContext, report: BootReport): Promise<void> 
   const { axiom, block } = ctx.backends;
   if (block) {
     const m = (await call('block', () => block.info())).mount;
-    ctx.print(`recovery: block journal replayed ${count(m.replayedTransactions)} transactions (${count(m.replayedBlocks)} blocks), stopped at: ${m.replayStop}`);
+    ctx.print(`recovery: block journal replayed ${countOf(m.replayedTransactions, 'transactions')} (${countOf(m.replayedBlocks, 'blocks')}), stopped at: ${m.replayStop}`);
   }
   if (axiom) {
     const r = (await call('axiom', () => axiom.info())).recovery;
-    ctx.print(`recovery: axiom at seq ${count(r.committedSeq)} from checkpoint ${count(r.checkpointSeq)}: ${count(r.transactionsFound)} transactions replayed, ${count(r.discardedRecords)} uncommitted records discarded, end: ${r.stop.reason}`);
+    ctx.print(`recovery: axiom at seq ${count(r.committedSeq)} from checkpoint ${count(r.checkpointSeq)}: ${countOf(r.transactionsFound, 'transactions')} replayed, ${countOf(r.discardedRecords, 'uncommitted records')} discarded, end: ${r.stop.reason}`);
   }
   if (!block && !axiom) ctx.print('recovery: no journal or log running yet (needs services/block, axiom)');
 }
@@ -192,7 +192,7 @@ const crash: CommandSpec = {
     const cut = report.powerCut!;
     const name = p.has('lose-unflushed') ? 'lose-unflushed' : p.has('torn') ? 'torn' : 'random subset';
     const torn = cut.tornSectors === null ? '' : `, 1 torn after ${cut.tornSectors} sector${cut.tornSectors === 1 ? '' : 's'}`;
-    ctx.print(`crash: power cut (${name}): ${count(cut.unflushedCount)} unflushed writes in the disk cache: ${count(cut.keptCount)} kept${torn}, ${count(cut.lostCount)} lost`);
+    ctx.print(`crash: power cut (${name}): ${countOf(cut.unflushedCount, 'unflushed writes')} in the disk cache: ${count(cut.keptCount)} kept${torn}, ${count(cut.lostCount)} lost`);
     ctx.print('crash: booting again');
     await showBoot(ctx, report);
   },
