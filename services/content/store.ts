@@ -32,8 +32,9 @@ import { blocksFor, ContentIndex, type ChunkEntry } from './index.ts';
 import { BlockPool } from './pool.ts';
 import { LogApplier } from './applier.ts';
 import type { ContentImageRef } from './image.ts';
+import { writeChunks } from './writer.ts';
 import type { BlockPort, CommitSeqs, ContentRecord, Extent, MetaLog } from './ports.ts';
-import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, HASH_SIZE_BYTES, PUT_LEASE_MS, RECORDS_PER_TRANSACTION_MAX, WRITE_BLOCKS_MAX } from './limits.ts';
+import { BLOCK_SIZE_BYTES, CHUNK_SIZE_BYTES_MAX, HASH_SIZE_BYTES, PUT_LEASE_MS, RECORDS_PER_TRANSACTION_MAX } from './limits.ts';
 import { DEFAULT_FASTCDC, type ChunkingConfig } from './chunker.ts';
 
 export interface StoreOptions {
@@ -219,7 +220,7 @@ export class ContentStore {
   private async storeAndCommit(fresh: Want[], refs: Want[]): Promise<void> {
     const placed = new Map<string, Extent>();
     try {
-      await this.writeFresh(fresh, placed);
+      await writeChunks(this.blocks, this.pool, fresh, placed);
     } catch (e) {
       this.abandon(fresh, refs, placed, e); // nothing was proposed
       throw e;
@@ -278,50 +279,6 @@ export class ContentStore {
       if (this.failure) d.reject(this.failure);
       else d.resolve();
     }
-  }
-
-  /** Places every fresh chunk in pool blocks, writes them in merged runs, and flushes. */
-  private async writeFresh(fresh: Want[], placed: Map<string, Extent>): Promise<void> {
-    if (fresh.length === 0) return;
-    for (const w of fresh) {
-      const blockCount = blocksFor(w.bytes.length);
-      placed.set(w.hex, blockCount === 0 ? { blockIndex: 0, blockCount: 0 } : await this.pool.take(blockCount));
-    }
-    const order = fresh.filter((w) => placed.get(w.hex)!.blockCount > 0).sort((a, b) => placed.get(a.hex)!.blockIndex - placed.get(b.hex)!.blockIndex);
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < order.length; ) {
-      const first = placed.get(order[i].hex)!;
-      let j = i + 1, blocks = first.blockCount;
-      while (j < order.length) {
-        const x = placed.get(order[j].hex)!;
-        if (x.blockIndex !== first.blockIndex + blocks || blocks + x.blockCount > WRITE_BLOCKS_MAX) break;
-        blocks += x.blockCount;
-        j++;
-      }
-      const run = order.slice(i, j);
-      // Lay the chunks out block-aligned, zero the slack, and check each against its hash
-      // before it goes to the device (the bytes may be a view of a client's grant).
-      const fill = (dst: Uint8Array) => {
-        for (const w of run) {
-          const x = placed.get(w.hex)!;
-          const at = (x.blockIndex - first.blockIndex) * BLOCK_SIZE_BYTES;
-          dst.set(w.bytes, at);
-          dst.fill(0, at + w.bytes.length, at + x.blockCount * BLOCK_SIZE_BYTES);
-          if (hexOf(hashChunk(dst.subarray(at, at + w.bytes.length))) !== w.hex) {
-            throw contentError('BADMSG', `the bytes of chunk ${w.hex} changed while it was being put`);
-          }
-        }
-      };
-      if (this.blocks.writeStaged) writes.push(this.blocks.writeStaged(first.blockIndex, blocks, fill));
-      else {
-        const buf = new Uint8Array(blocks * BLOCK_SIZE_BYTES);
-        fill(buf);
-        writes.push(this.blocks.write(first.blockIndex, buf));
-      }
-      i = j;
-    }
-    await Promise.all(writes);
-    await this.blocks.flush();
   }
 
   // ---- read -------------------------------------------------------------------------

@@ -278,6 +278,21 @@ describe('content store', () => {
     expect(await codeOf(mountStore(blocks, log))).toBe('NOTMOUNTED');
   });
 
+  it('bytes changed by the caller while they are being put are refused, never stored under the wrong name', async () => {
+    const { store, blocks } = await fresh();
+    const data = patterned(30_000, 400);
+    const name = hashChunk(data);
+    const p = store.put(data);
+    data[100] ^= 1; // after hashing, before staging
+    expect(await codeOf(p)).toBe('BADMSG');
+    expect(store.has(name)).toBe(false);
+    expect(store.inflight.size).toBe(0);
+    expect(blocks.allocated.size).toBe(store.pool.blocks); // the extent went back to the pool
+    data[100] ^= 1;
+    expect(hexOf(await store.put(data))).toBe(hexOf(name));
+    expect(await store.get(name)).toEqual(data);
+  });
+
   it('refuses oversized chunks and bad hashes with clear codes', async () => {
     const { store } = await fresh();
     expect(await codeOf(store.put(new Uint8Array(MiB + 1)))).toBe('TOOBIG');
