@@ -5,15 +5,19 @@
  * is a service like any other, so routing, capability checks (NOCAP counted), message
  * limits, timeouts, the trace and STOPPED are the deterministic kernel's own code.
  *
- * MMIO: the machine's devices stay on the main thread, with the kernel (they are the
- * hardware: they outlive a driver, and tests and tools inspect them there). A driver's
- * MMIO read is a synchronous call (control.ts), 20 us or more when the main thread has
- * to be woken; its writes are posted and ordered in the ring, as PCI posts writes and
- * makes reads wait for them. Per request the virtio-blk driver does one posted write
- * (QueueNotify) and, per interrupt, one read (InterruptStatus) and one posted write
- * (InterruptACK), so the cost is one main-thread round trip per interrupt, while moving
- * the device into the driver's worker would tie the hardware's life to the driver's and
- * split the machine across threads. Interrupts are `irq` envelopes to the worker.
+ * MMIO, decided by measurement: the machine's devices stay on the main thread with the
+ * kernel, and a driver's MMIO read is a synchronous call (control.ts, 17-34 us when the
+ * kernel thread must be woken); its writes are posted, ordered in the ring, as PCI posts
+ * writes and makes reads wait for them; interrupts are `irq` envelopes. Counted per
+ * 1 MiB read by the virtio-blk driver: at queue depth 1, two posted writes (QueueNotify,
+ * InterruptACK), one read (InterruptStatus) and one interrupt per request, about three
+ * kernel wake-ups; at depth 8 the device completes four requests per interrupt and the
+ * kernel wakes 0.1-0.3 times per request. Moving the device into the driver's worker
+ * would make the reads free and save two of those wake-ups per interrupt, but the
+ * device is hardware: it must outlive a killed driver (the supervisor resets it and the
+ * next driver finds it), disks that are JavaScript objects on the main thread (memory,
+ * fault-injecting, test disks) cannot move, and the tests and tools that inspect device
+ * and disk would have to reach into a worker. Requests in flight amortise the cost.
  *
  * Invariants: every call the Kernel hands to the worker ends exactly once (the worker's
  * reply, or STOPPED when the worker dies); nothing is sent to a dead worker; a worker's

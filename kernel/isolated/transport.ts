@@ -4,30 +4,39 @@
  * doorbells for sleeping consumers, and a Reactor that drains, spins briefly while a
  * core is free, then sleeps.
  *
- * Why this transport (measured on this machine: 2 vCPUs in a VM, AMD EPYC, Node 20;
- * `npx tsx kernel/isolated/probe.ts` repeats the measurement):
+ * Why this transport. Measured on this machine (2 vCPUs in a VM, AMD EPYC, Node 20),
+ * microseconds per round trip main <-> worker; "quiet" is the machine otherwise idle,
+ * "loaded" is with other processes keeping both cores busy (load average 4-8), which is
+ * this machine's usual state. `npx tsx kernel/isolated/probe.ts` repeats the lower part.
  *
- *   round trip main <-> worker                          us per round trip
- *   postMessage, depth 1                                17 - 31
- *   postMessage, depth 32                               3.0 - 3.5
- *   postMessage, 256 messages batched in one post       1.2 - 1.5
- *   shared ring + Atomics.wait/waitAsync, depth 1       55 - 58   (both sides sleep: two wake-ups)
- *   shared ring, depth 1, the waiter spins first         2.4
- *   shared ring, depth 32, no spinning                  1.4 - 1.6
- *   shared ring, depth 32, spinning                     0.15
- *   worker blocks (Atomics.wait) on a main-thread answer 20 - 23 (spinning does not help:
- *                                                        the cost is waking the main thread)
+ *   bare mechanisms (plain JS, no encoding)                 quiet        loaded
+ *   postMessage, depth 1                                    17 - 31      16 - 24
+ *   postMessage, depth 32                                   3.0 - 3.5    3.6 - 5.5
+ *   postMessage, 256 messages in one post                   1.2 - 1.5
+ *   shared ring, both sides sleep (waitAsync/wait), depth 1  55 - 58      13 - 58
+ *   shared ring, depth 1, the waiter spins first             2.2 - 2.4    22 - 150 (fixed spin)
+ *   shared ring, depth 32, no spinning                      1.4 - 1.6    1.3 - 2.2
+ *   shared ring, depth 32, spinning                         0.15         0.35
+ *   this transport (msgpackr envelopes, Reactor turns)
+ *   ring, depth 1, adaptive spinning                        6            20 - 23
+ *   ring, depth 32, adaptive spinning                       -            3.3 - 4.7
+ *   synchronous call (worker blocks, kernel answers)        20 - 23      17 - 34
  *
- * Waking a sleeping thread on the other vCPU costs 15-30 us; everything else is cheap.
- * So: (1) keep requests in flight and drain everything that is there per wake-up (the
- * ring is batching for free: one doorbell per burst, not per message); (2) after work,
- * spin briefly for the next message instead of sleeping, but only while spinning does
- * not take a core from a thread with work (the core gate in ring.ts), because on two
- * cores a spinning third thread would slow the two that work; (3) sleep on the doorbell
- * otherwise, so an idle system costs nothing. postMessage stays for what a ring cannot
- * carry: records above RING_RECORD_BYTES_MAX (bulk data belongs in grants anyway) go
- * by postMessage with the buffer transferred, ordered by an empty marker record in the
- * ring; and a producer whose ring is full keeps a backlog and retries.
+ * Waking a sleeping thread on the other vCPU costs 15-30 us; a message costs about 1 us
+ * plus msgpackr. So: (1) keep requests in flight and drain everything that is there per
+ * wake-up (the ring batches for free: one doorbell per burst, not per message); (2)
+ * after work, spin briefly for the next message instead of sleeping, but only while a
+ * core is free: the core gate (ring.ts) counts this process's awake threads, and the
+ * adaptive Spinner stops spinning as soon as spins stop paying, which is what happens
+ * when other processes hold the cores (a fixed spin then made a round trip 3-7 times
+ * slower: the spinner held the core its peer needed); (3) otherwise sleep on the
+ * doorbell, so an idle system costs nothing. The ring also keeps one order for all a
+ * worker sends (posted MMIO writes before the synchronous read that must see them).
+ * postMessage stays for what a ring cannot carry: records above RING_RECORD_BYTES_MAX
+ * (bulk data belongs in grants anyway) go by postMessage with the buffer transferred,
+ * ordered by an empty marker record in the ring; a producer whose ring is full keeps a
+ * backlog and retries. With every core taken, ring and postMessage cost the same; with
+ * a core free, the ring is 3-5 times faster at depth 1 and several times at depth 32.
  *
  * Invariants: records from one producer are handled in the order they were sent,
  * whatever path they took; a consumer never sleeps while a record is waiting for it
