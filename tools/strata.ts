@@ -8,6 +8,8 @@ import { mkimageCommand, mkimageHelp } from './cli/mkimage.ts';
 import { bootCommand, bootHelp } from './cli/boot.ts';
 import { benchCommand, benchHelp } from './cli/bench.ts';
 import { inspectCommand, inspectHelp } from './cli/inspect.ts';
+import { shellCommand, shellHelp } from './cli/shell.ts';
+import { runCommand, runHelp } from './cli/run.ts';
 
 interface Command {
   summary: string;
@@ -17,7 +19,9 @@ interface Command {
 
 const commands: Record<string, Command> = {
   mkimage: { summary: 'create a sparse raw disk image', help: mkimageHelp, run: mkimageCommand },
-  boot: { summary: 'boot the machine on an image (boot log, self-test)', help: bootHelp, run: bootCommand },
+  boot: { summary: 'boot an image: boot log, then the service shell (or --script FILE, or --selftest)', help: bootHelp, run: bootCommand },
+  shell: { summary: 'boot an image and open the service shell', help: shellHelp, run: shellCommand },
+  run: { summary: "run shell commands on an image (-c 'cmd; cmd' | --script FILE)", help: runHelp, run: runCommand },
   inspect: { summary: "print an image's on-disk structures (superblock, bitmap, journal, axiom)", help: inspectHelp, run: inspectCommand },
   bench: { summary: 'run the benchmarks: a table and JSON, raw baselines side by side', help: benchHelp, run: benchCommand },
 };

@@ -1,7 +1,8 @@
 /**
- * `strata boot <image> [--selftest] [--trace] [--create]`: powers on the machine with the
- * image on its virtio-blk device, starts the kernel and the services, prints the boot
- * log, and (until the service shell exists) runs the boot self-test and shuts down.
+ * `strata boot <image> [--script FILE] [--selftest] [--trace] [--create]`: powers on the
+ * machine with the image on its virtio-blk device, starts the kernel and the services in
+ * dependency order, prints the boot log, and opens the service shell (or runs a script
+ * and exits with its status; or, with --selftest, runs the boot self-test and shuts down).
  */
 import fs from 'node:fs';
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
@@ -10,9 +11,12 @@ import { bootSystem } from '../system.ts';
 import { runSelftest } from './selftest.ts';
 import { createImage, IMAGE_SIZE_BYTES_DEFAULT } from './mkimage.ts';
 import { helpText, parseArgs, parseSize, UsageError, type OptionSpec } from './args.ts';
+import { bootShell } from '../shell/index.ts';
+import { readScript, seedOption } from './shell.ts';
 
 const spec: Record<string, OptionSpec> = {
-  selftest: { help: 'write, flush and read back a pattern in a scratch area (restored afterwards)' },
+  script: { value: true, help: 'run this shell script instead of the prompt; exit with its status' },
+  selftest: { help: 'instead of the shell: write, flush and read back a pattern in freshly allocated blocks (freed afterwards)' },
   trace: { help: 'print every message and interrupt as it happens, and per-endpoint counters at the end' },
   create: { help: 'create the image first if it does not exist' },
   size: { value: true, help: 'size for --create (default 1G)' },
@@ -21,9 +25,9 @@ const spec: Record<string, OptionSpec> = {
 };
 
 export const bootHelp = helpText(
-  'strata boot <image> [--selftest] [--trace] [--create [--size N]] [--seed N]',
-  'Boot the machine with <image> as its virtio-blk disk and print the boot log.\n' +
-    'Until the service shell exists, boot runs the self-test and shuts down cleanly.',
+  'strata boot <image> [--script FILE | --selftest] [--trace] [--create [--size N]] [--seed N]',
+  'Boot the machine with <image> as its virtio-blk disk, print the boot log and open the\n' +
+    'service shell (exit or Ctrl-C shuts down cleanly: sync, then every service stops).',
   spec,
 );
 
@@ -38,9 +42,13 @@ export async function bootCommand(argv: string[]): Promise<number> {
     await createImage(imagePath, sizeBytes);
     console.log(`created ${imagePath} (${sizeBytes} bytes, sparse)`);
   }
-  const seed = args.options.seed === undefined ? 1 : Number(args.options.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer`);
+  const seed = seedOption(args.options.seed);
   const trace = args.options.trace === true;
+  if (!args.options.selftest) {
+    const script = args.options.script === undefined ? undefined : readScript(String(args.options.script));
+    return bootShell(imagePath, { seed, trace, script: script?.text, scriptName: script?.name, signals: true });
+  }
+  if (args.options.script) throw new UsageError('--script and --selftest do not go together');
   const sys = await bootSystem({ disk: FileBackend.open(imagePath), seed, trace, log: (l) => console.log(l) });
   if (trace) sys.kernel.trace.sink = (e) => console.log(`trace ${formatTraceEntry(e)}`);
   let ok = true;
