@@ -1,7 +1,7 @@
 // Killing the virtio-blk driver in the middle of a large write: the supervisor resets the
 // device, fails what was in flight with STOPPED and restarts the driver, which negotiates
 // the device again; the client (standing in for the block service) re-grants its memory
-// and re-issues what failed. The write ends complete and every byte is verified, through
+// and re-issues what failed (kernel/isolated/reissue.ts). The write ends complete and every byte is verified, through
 // the driver and on the disk itself; a second kill during the read-back is survived too.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IsolatedKernel } from '../../kernel/isolated/isolated-kernel.ts';
@@ -9,6 +9,7 @@ import { bootIsolated, type IsolatedSystem } from '../../kernel/isolated/boot.ts
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import { isCode } from '../../kernel/errors.ts';
 import type { SupervisionEvent } from '../../kernel/isolated/supervisor.ts';
+import { reissue } from '../../kernel/isolated/reissue.ts';
 import { MiB, patterned } from './helpers.ts';
 
 afterEach(() => IsolatedKernel.shutdownAll());
@@ -17,12 +18,11 @@ const CHUNKS = 48; // 1 MiB each
 const LANES = 8; // requests in flight
 const SECTORS_PER_CHUNK = MiB / 512;
 
-/** What a client of a restartable driver does: on STOPPED / NOENDPOINT / GRANT, wait for the driver, re-grant, re-issue. */
+/** What a client of a restartable driver does (kernel/isolated/reissue.ts): wait for the driver, re-grant, re-issue. */
 class ReissuingClient {
   private region: ReturnType<IsolatedSystem['user']['memory']['alloc']>;
   private grantId: number;
   private grantEpoch = 0;
-  private back: Promise<SupervisionEvent> | null = null;
   reissued = 0;
   readonly codes = new Map<string, number>();
 
@@ -31,41 +31,47 @@ class ReissuingClient {
     this.grantId = sys.user.memory.grant(this.region, 'virtio-blk', 'rw');
   }
 
-  /** Kills the driver; requests that fail meanwhile wait for it to come back. */
   kill(): Promise<SupervisionEvent> {
-    this.back = this.sys.kill('virtio-blk');
-    return this.back;
+    return this.sys.kill('virtio-blk');
   }
 
   async write(lane: number, chunk: number): Promise<void> {
-    await this.retrying(async () => {
+    await this.retrying(async (grantId) => {
       this.sys.user.memory.view(this.region, lane * MiB, MiB).set(patterned(MiB, chunk));
-      await this.sys.blk.writeFrom(chunk * SECTORS_PER_CHUNK, [{ grantId: this.grantId, offsetBytes: lane * MiB, lengthBytes: MiB }]);
+      await this.sys.blk.writeFrom(chunk * SECTORS_PER_CHUNK, [{ grantId, offsetBytes: lane * MiB, lengthBytes: MiB }]);
     });
   }
 
   async read(lane: number, chunk: number): Promise<Uint8Array> {
-    await this.retrying(() => this.sys.blk.readInto(chunk * SECTORS_PER_CHUNK, SECTORS_PER_CHUNK, [{ grantId: this.grantId, offsetBytes: lane * MiB, lengthBytes: MiB }]));
+    await this.retrying((grantId) => this.sys.blk.readInto(chunk * SECTORS_PER_CHUNK, SECTORS_PER_CHUNK, [{ grantId, offsetBytes: lane * MiB, lengthBytes: MiB }]));
     return this.sys.user.memory.view(this.region, lane * MiB, MiB).slice();
   }
 
-  private async retrying(attempt: () => Promise<void>): Promise<void> {
-    for (let tries = 0; ; tries++) {
-      const epoch = this.grantEpoch;
-      try {
-        return await attempt();
-      } catch (e) {
-        if (!isCode(e, 'STOPPED', 'NOENDPOINT', 'GRANT') || tries > 10 || !this.back) throw e;
-        this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
-        this.reissued++;
-        await this.back; // the driver is running again
-        if (epoch === this.grantEpoch) {
-          // Grants lent to the dead instance died with it: lend the pages to the new one.
-          this.grantEpoch++;
-          this.grantId = this.sys.user.memory.grant(this.region, 'virtio-blk', 'rw');
+  private async retrying(attempt: (grantId: number) => Promise<void>): Promise<void> {
+    let used = this.grantEpoch;
+    await reissue(
+      this.sys.user.timers,
+      async () => {
+        used = this.grantEpoch;
+        try {
+          return await attempt(this.grantId);
+        } catch (e) {
+          if (isCode(e, 'STOPPED', 'NOENDPOINT', 'GRANT')) {
+            this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
+            this.reissued++;
+          }
+          throw e;
         }
-      }
-    }
+      },
+      {
+        // Grants lent to the dead instance died with it: lend the pages to the new one (once for all lanes).
+        restarted: () => {
+          if (used !== this.grantEpoch) return;
+          this.grantId = this.sys.user.memory.grant(this.region, 'virtio-blk', 'rw');
+          this.grantEpoch++;
+        },
+      },
+    );
   }
 }
 
