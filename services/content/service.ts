@@ -9,8 +9,9 @@
  * request is answered NOTMOUNTED with its reason. The boot log names the BLAKE3
  * implementation chosen and the chunking. Every request is parsed by
  * parseContentRequest first: a bad message is an error reply, never a crash. Bytes by
- * grant are copied out of the caller's memory before use (the caller may change it) and
- * into it after the chunk was verified.
+ * grant are copied out of the caller's memory before use (the caller may change it, and
+ * the native BLAKE3 must not read physical memory) and into it after the chunk was
+ * verified.
  *
  * Commit points are the store's (store.ts, gc.ts); this file adds none. On stop the
  * unused pool blocks are given back to the block service.
@@ -113,11 +114,6 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
   };
   const bytesOf = (r: { data: Uint8Array } | { from: Segment[] }) => ('data' in r ? r.data : readSegments(r.from));
   const splitSegments = (from: Segment[], lengths: number[]): Uint8Array[] => {
-    if (from.length === 1) {
-      const view = ctx.memory.grantView(from[0].grantId, 'r', from[0].offsetBytes, from[0].lengthBytes);
-      let at = 0;
-      return lengths.map((n) => view.subarray(at, (at += n)));
-    }
     const all = readSegments(from);
     let at = 0;
     return lengths.map((n) => all.subarray(at, (at += n)));
@@ -137,8 +133,8 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
       return { hash: await store.put(data, { ref: r.ref }) };
     },
     putMany: async (r) => {
-      // By grant the chunks are views of the caller's memory, not copies: the store hashes
-      // them, and checks the bytes it stages for the device against those hashes again.
+      // By grant: copied out of the caller's memory first (it may change it, and the native
+      // BLAKE3 cannot read physical memory), then cut into the chunks.
       const items = 'items' in r ? r.items : splitSegments(r.from, r.lengths);
       return store.putMany(items, { ref: r.ref });
     },

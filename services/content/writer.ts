@@ -2,8 +2,9 @@
  * Writing new chunks: each gets a fresh extent from the pool (pool.ts: allocated, never
  * a live block), chunks on consecutive blocks are merged into one write of up to
  * WRITE_BLOCKS_MAX blocks, laid out block-aligned with the slack zeroed, and every
- * chunk's bytes are checked against its hash as they are staged (the bytes may be a view
- * of a client's grant, which the client could change under us). Then one flush.
+ * chunk's bytes are checked against its hash as they are staged (an in-process caller
+ * could change its array between put and write; the service copies grants first). Then
+ * one flush.
  *
  * Contract with the caller (store.ts): when this resolves, every chunk's bytes are
  * durable at its extent in `placed`, and only then may its ChunkPut be proposed. When it
@@ -45,7 +46,9 @@ export async function writeChunks(blocks: BlockPort, pool: BlockPool, chunks: Ne
         const off = (x.blockIndex - first.blockIndex) * BLOCK_SIZE_BYTES;
         dst.set(c.bytes, off);
         dst.fill(0, off + c.bytes.length, off + x.blockCount * BLOCK_SIZE_BYTES);
-        if (hexOf(hashChunk(dst.subarray(off, off + c.bytes.length))) !== c.hex) {
+        // The source, hashed right after the copy with nothing running in between, is what
+        // was staged (and it is ordinary memory, where the native BLAKE3 may go).
+        if (hexOf(hashChunk(c.bytes)) !== c.hex) {
           throw contentError('BADMSG', `the bytes of chunk ${c.hex} changed while it was being put`);
         }
       }
