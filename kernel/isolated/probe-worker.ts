@@ -37,7 +37,7 @@ if (parentPort) {
     if (m.k === 'echo') return channel.send(m);
     if (m.k === 'sync') {
       const t0 = performance.now();
-      for (let i = 0; i < m.n; i++) control.call(() => channel.send({ k: 'sys' }));
+      for (let i = 0; i < m.n; i++) control.call(() => (channel.send({ k: 'sys' }), channel.flushBlocking()));
       channel.send({ k: 'syncDone', us: ((performance.now() - t0) * 1000) / m.n });
     }
   };

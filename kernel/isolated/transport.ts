@@ -44,7 +44,7 @@
  */
 import { decode, encode } from '../codec.ts';
 import { RING_BACKLOG_BYTES_MAX, RING_BACKLOG_RETRY_MS, RING_RECORD_BYTES_MAX } from './limits.ts';
-import { RingConsumer, RingProducer, ringDoorbell, Spinner, type CoreGate, type DoorbellWaiter, type DoorbellWords } from './ring.ts';
+import { bumpDoorbell, RingConsumer, RingProducer, ringDoorbell, Spinner, wakeIfAsleep, type CoreGate, type DoorbellWaiter, type DoorbellWords } from './ring.ts';
 
 /** The postMessage side of a channel: a Worker (kernel side) or parentPort (worker side). */
 export interface PortLike {
@@ -76,6 +76,7 @@ export class ChannelEnd<Out, In> {
   private readonly backlog: Uint8Array[] = [];
   private readonly portRecords: Uint8Array[] = [];
   private waitingForPort = false;
+  private wakeDue = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private overflowed = false;
   private closed = false;
@@ -107,7 +108,7 @@ export class ChannelEnd<Out, In> {
     }
     this.sentRecords++;
     if (this.backlog.length === 0 && this.producer.tryPush(record)) {
-      ringDoorbell(this.o.peerWords, this.o.peerBell);
+      this.published();
       return;
     }
     this.backlog.push(new Uint8Array(record)); // a copy, for the same reason
@@ -126,20 +127,42 @@ export class ChannelEnd<Out, In> {
       this.backlogBytes -= this.backlog.shift()!.length;
       moved = true;
     }
-    if (moved) ringDoorbell(this.o.peerWords, this.o.peerBell);
+    if (moved) this.published();
     if (this.backlog.length) this.scheduleRetry();
   }
 
   /**
+   * After a publish: bump the peer's doorbell now (a peer about to sleep will not), and
+   * wake a sleeping peer once, at the end of this task, for everything this task sends.
+   * Waking per record cost the kernel thread 14% of its time at depth 32 (profiled): a
+   * woken worker drained one record and slept again before the next came.
+   */
+  private published(): void {
+    bumpDoorbell(this.o.peerWords, this.o.peerBell);
+    if (this.wakeDue) return;
+    this.wakeDue = true;
+    setImmediate(() => this.wakeNow());
+  }
+
+  /** Wakes the peer at once (before this thread blocks, when no later task will run). */
+  wakeNow(): void {
+    this.wakeDue = false;
+    wakeIfAsleep(this.o.peerWords, this.o.peerBell);
+  }
+
+  /**
    * Worker side, before it blocks on a synchronous call: waits until the backlog is in
-   * the ring (the kernel drains it meanwhile), because a blocked thread runs no retry
-   * timer and a `sys` record left in the backlog would never reach the kernel.
+   * the ring (the kernel drains it meanwhile) and wakes the kernel, because a blocked
+   * thread runs no timer or deferred wake-up, and a `sys` record left in the backlog or
+   * unannounced would never be seen.
    */
   flushBlocking(): void {
     while (this.backlog.length && !this.closed) {
       this.flush();
+      this.wakeNow();
       if (this.backlog.length) Atomics.wait(NAP, 0, 0, RING_BACKLOG_RETRY_MS);
     }
+    this.wakeNow();
   }
 
   private scheduleRetry(): void {
