@@ -98,6 +98,7 @@ async function mount(ctx: ServiceContext, config: ContentServiceConfig): Promise
     `mounted ${report.chunks} chunks (${report.replayedRecords} records replayed${report.anomalies ? `, ${report.anomalies} anomalies: ${store.index.lastAnomaly}` : ''}); ` +
       `${report.leftoverBlocks} leftover blocks in ${report.leftoverExtents} runs ${report.reclaimed ? 'freed' : 'kept'}`,
   );
+  for (const p of report.problems) ctx.log(`mount found: ${p}`);
   return { store, report };
 }
 
@@ -163,7 +164,10 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
     ref: async (r) => (await store.ref(r.hashes), {}),
     unref: async (r) => (await store.unref(r.hashes), {}),
     stat: (r) => store.stat(r.hash),
-    stats: () => ({ ...store.stats(), mount }),
+    stats: async () => {
+      await store.applier.catchUp().catch(() => undefined); // count other clients' references too; a failed read shows in `failed`
+      return { ...store.stats(), mount };
+    },
     gc: (r) => runGc(store, unpackHashes('roots' in r ? r.roots : readSegments(r.rootsFrom))),
     checkpoint: (r) => checkpointWith(store, r.image),
   };
