@@ -8,7 +8,7 @@
  *   - busybox tar -x of an archive of many small files.
  * Times are host wall-clock times of the guest command minus the round trip of an empty
  * command, so serial-console overhead is not charged to the filesystem. Both mounts use
- * the same options (version=9p2000.L, msize 128 KiB, cache=none).
+ * the same options (version=9p2000.L, msize 512 KiB, cache=none).
  */
 import fs from 'node:fs';
 import path from 'node:path';

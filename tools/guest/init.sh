@@ -8,7 +8,7 @@
 #   - the shell's prompt is "strata# ";
 #   - when the shell exits, prints "strata-guest: shell exited" and powers off.
 # Kernel command line options read here:
-#   strata.msize=N     9P msize (default 131072)
+#   strata.msize=N     9P msize (default 524288)
 #   strata.nomount     do not mount 9p even if a virtio-9p device is present
 #   strata.disk        an IDE disk is attached: wait for /dev/sda before the prompt
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -25,7 +25,7 @@ for m in $(cat /etc/modules); do
   insmod "/lib/modules/$m.ko" || echo "strata-guest: insmod $m failed"
 done
 
-msize=131072
+msize=524288
 mount9p=yes
 for word in $(cat /proc/cmdline); do
   case "$word" in
