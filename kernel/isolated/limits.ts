@@ -49,6 +49,11 @@ export const RESTART_BACKOFF_MS = 100;
 export const START_TIMEOUT_MS = 30_000;
 export const STOP_TIMEOUT_MS = 5_000;
 
+/** reissue(): attempts of one request across restarts, and the backoff between them. */
+export const REISSUE_ATTEMPTS_MAX = 50;
+export const REISSUE_BACKOFF_MS_FIRST = 5;
+export const REISSUE_BACKOFF_MS_MAX = 250;
+
 /** Supervision events kept in memory (oldest dropped first). */
 export const SUPERVISION_EVENTS_MAX = 1_000;
 
@@ -65,5 +70,7 @@ export function checkIsolatedLimits(): void {
   must(HEARTBEAT_CHECK_MS < HEARTBEAT_MISS_MS, 'the kernel checks more often than a miss lasts');
   must((HANG_RESTART_MS_DEFAULT as number) === 0 || HANG_RESTART_MS_DEFAULT > HEARTBEAT_MISS_MS, 'a hang is reported before it is restarted');
   must(RESTARTS_MAX >= 1, 'a service may restart at least once');
+  must(REISSUE_BACKOFF_MS_FIRST > 0 && REISSUE_BACKOFF_MS_FIRST <= REISSUE_BACKOFF_MS_MAX, 'the reissue backoff grows from a positive first wait');
+  must(REISSUE_ATTEMPTS_MAX * REISSUE_BACKOFF_MS_MAX >= 5_000, 'reissue outwaits a restart (a worker starts in 0.3-1 s here)');
 }
 checkIsolatedLimits();

@@ -15,10 +15,7 @@
  */
 import { isCode } from '../errors.ts';
 import type { Timers } from '../service.ts';
-
-export const REISSUE_ATTEMPTS_MAX = 50;
-export const REISSUE_BACKOFF_MS_FIRST = 5;
-export const REISSUE_BACKOFF_MS_MAX = 250;
+import { REISSUE_ATTEMPTS_MAX, REISSUE_BACKOFF_MS_FIRST, REISSUE_BACKOFF_MS_MAX } from './limits.ts';
 
 export interface ReissueOptions {
   /** Called once per interruption, before the next attempt: re-grant memory here. */
