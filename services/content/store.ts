@@ -61,7 +61,9 @@ export interface ChunkStat {
 export interface StoreCounters {
   chunksPut: number;
   chunksNew: number;
+  /** Distinct chunks of a put found stored already (after waiting, for the in-flight ones). */
   dedupHits: number;
+  /** ... of which a concurrent put was still writing and committing when this one came. */
   inflightDedupHits: number;
   gets: number;
   integrityErrors: number;

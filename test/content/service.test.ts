@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { codeOf, MiB, patterned } from '../helpers/stack.ts';
 import { hashChunk } from '../../services/content/hash.ts';
 import { hexOf } from '../../services/content/errors.ts';
-import { CONTENT_ENDPOINT, packHashes } from '../../services/content/protocol.ts';
+import { CONTENT_ENDPOINT, ContentClient, packHashes } from '../../services/content/protocol.ts';
 import { bootContent, formattedMemory, type ContentStack } from './stack.ts';
 import { FaultyBackend } from '../../kernel/machine/disk/faulty.ts';
 import { contentManifest } from '../../services/content/service.ts';
@@ -68,6 +68,19 @@ describe('content service', () => {
     expect(whole.chunks.map((c) => hexOf(c.hash))).toEqual(streamed.chunks.map((c) => hexOf(c.hash)));
     const back = Buffer.concat(await Promise.all(streamed.chunks.map((c) => content.get(c.hash))));
     expect(back.equals(Buffer.from(file))).toBe(true);
+  });
+
+  it('two clients putting the same new chunk at the same moment store it once', async () => {
+    const { sys, content } = await boot(formattedMemory());
+    const other = new ContentClient(sys.kernel.attach({ name: 'other', calls: [CONTENT_ENDPOINT] }));
+    const data = patterned(200_000, 77);
+    const [a, b] = await Promise.all([content.put(data), other.put(data)]);
+    expect(hexOf(a)).toBe(hexOf(b));
+    const stats = await content.stats();
+    expect(stats).toMatchObject({ chunkCount: 1, storedBytes: 200_000, logicalBytes: 400_000, dedupRatio: 2 });
+    expect(stats.counters.dedupHits).toBe(1); // the second put found it stored (after waiting for the first)
+    expect(stats.counters.chunksNew).toBe(1);
+    expect((await other.stat(a)).refcount).toBe(2);
   });
 
   it('answers bad messages with clear codes and keeps serving', async () => {
