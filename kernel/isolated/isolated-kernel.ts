@@ -176,9 +176,9 @@ export class IsolatedKernel {
     return this.supervisor.next((e) => e.kind === kind && (service === undefined || e.service === service));
   }
 
-  /** The shell's `ps`: every service and attached program. */
+  /** The shell's `ps`: every service and attached program, and services left stopped (given up on). */
   ps(): ServiceInfo[] {
-    return this.kernel.serviceStats().map((s) => {
+    const live = this.kernel.serviceStats().map((s): ServiceInfo => {
       const host = this.hosts.get(s.name);
       return {
         ...s,
@@ -188,6 +188,23 @@ export class IsolatedKernel {
         host: host ? { ...host.stats } : undefined,
       };
     });
+    const names = new Set(live.map((s) => s.name));
+    const stopped = [...this.manifests.values()]
+      .filter((m) => !names.has(m.name))
+      .map((m): ServiceInfo => ({
+        name: m.name,
+        state: 'stopped',
+        provides: [...m.provides],
+        calls: [...m.calls],
+        handled: 0,
+        pendingCalls: 0,
+        mailboxDepth: 0,
+        internalErrors: 0,
+        threadId: 0,
+        restarts: this.supervisor.restarts(m.name),
+        heartbeat: '-',
+      }));
+    return [...live, ...stopped];
   }
 
   /** Stops every service (each one's stop() runs in its worker), then ends every worker. */

@@ -55,7 +55,7 @@ describe('isolated kernel: supervision', () => {
     for (let i = 0; i < RESTARTS_MAX; i++) expect((await ik.kill('echo')).kind).toBe('restarted');
     expect((await ik.kill('echo')).kind).toBe('gave-up');
     expect(await codeOf(app.call('echo', 'echo', 1))).toBe('NOENDPOINT');
-    expect(ik.ps().some((s) => s.name === 'echo')).toBe(false);
+    expect(ik.ps().find((s) => s.name === 'echo')).toMatchObject({ state: 'stopped', threadId: 0, restarts: RESTARTS_MAX });
     await ik.shutdown();
   });
 
