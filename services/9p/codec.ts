@@ -200,7 +200,9 @@ function writeField(w: WireWriter, kind: Kind, value: unknown, what: string): vo
 /** Marshals one message, size field included. */
 export function encodeMessage<N extends MessageName>(name: N, tag: number, body: Body<N>): Uint8Array {
   const spec = MESSAGES[name] as { type: number; fields: Spec };
-  const w = new WireWriter(64);
+  // Size the buffer for the payload up front: an Rread of 512 KiB is then one copy.
+  const payload = (body as { data?: Uint8Array }).data;
+  const w = new WireWriter(256 + (payload instanceof Uint8Array ? payload.length : 0));
   w.u32(0, 'size').u8(spec.type, 'type').u16(tag, 'tag');
   const fields = body as Record<string, unknown>;
   for (const [field, kind] of spec.fields) writeField(w, kind, fields[field], `${name}.${field}`);

@@ -179,8 +179,9 @@ export class WireWriter {
     if (offset + 4 > this.at) throw new WireError(`patch at ${offset} is past the end`);
     this.view.setUint32(offset, v, true);
   }
+  /** The bytes written, as a view of the writer's buffer (the writer must not be used after). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.at);
+    return this.buf.subarray(0, this.at);
   }
 }
 
