@@ -110,6 +110,7 @@ async function sweep(store: ContentStore, roots: Uint8Array[]): Promise<GcReport
   // Mark against everything committed so far, other clients' references included.
   await store.applier.catchUp();
   store.checkWritable();
+  for (const hex of [...store.leases.keys()]) store.leased(hex); // drops the expired ones
   const keep = new Set(roots.map((r, i) => hexOf(checkHash(r, `roots[${i}]`))));
   let missingRoots = 0;
   for (const hex of keep) if (!store.index.get(hex)) missingRoots++;
