@@ -8,6 +8,8 @@ import { P9Server } from '../../services/9p/server.ts';
 import { NOFID } from '../../services/9p/codec.ts';
 import { S_IFDIR, S_IFLNK, S_IFREG } from '../../services/9p/handlers/attrs.ts';
 import { modelFsManifest } from '../model/fs-model.ts';
+import { p9Manifest } from '../../services/9p/service.ts';
+import { P9ServiceClient } from '../../services/9p/protocol.ts';
 import { P9Client, P9ClientError } from './p9client.ts';
 
 const O_RDONLY = 0;
@@ -228,5 +230,20 @@ describe('9P server over the fs reference model', () => {
     await c.clunk(f);
     expect(server.fidCount).toBe(before);
     expect((await c.rpc('Tflush', { oldtag: 4242 }, 'Rflush'))).toEqual({});
+  });
+
+  it('runs as a kernel service: messages in and out, stats, and bad bodies refused with BADMSG', async () => {
+    kernel = new Kernel({ seed: 4 });
+    await kernel.spawn(modelFsManifest());
+    await kernel.spawn(p9Manifest());
+    const ctx = kernel.attach({ name: 'glue', calls: ['9p'] });
+    const svc = new P9ServiceClient(ctx);
+    const c = new P9Client((req) => svc.message(req));
+    const root = await c.mount();
+    await c.writeFile(root, 'via-service', enc('ok'));
+    expect(dec(await c.readFile(root, 'via-service'))).toBe('ok');
+    expect((await svc.stats()).byMessage.Tlcreate).toBe(1);
+    expect(await ctx.call('9p', 'message', { data: 'not bytes' }).then(() => 'ok', (e: { code: string }) => e.code)).toBe('BADMSG');
+    expect(await ctx.call('9p', 'nonsense', {}).then(() => 'ok', (e: { code: string }) => e.code)).toBe('BADOP');
   });
 });
