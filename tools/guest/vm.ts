@@ -87,9 +87,8 @@ export class GuestVm {
     readonly emulator: V86Emulator,
     private readonly onOutput?: (text: string) => void,
   ) {
-    const decoder = new TextDecoder('latin1');
     emulator.add_listener('serial0-output-byte', (byte) => {
-      const ch = decoder.decode(new Uint8Array([byte]));
+      const ch = String.fromCharCode(byte); // latin1: one byte, one character
       this.transcript += ch;
       if (this.transcript.length > TRANSCRIPT_CHARS_MAX) this.transcript = this.transcript.slice(-TRANSCRIPT_CHARS_MAX / 2);
       if (this.capture !== undefined && this.capture.length < CAPTURE_CHARS_MAX) this.capture += ch;
@@ -130,7 +129,6 @@ export class GuestVm {
     try {
       if (options.initialState) {
         // The restored guest sits at its prompt: prove the shell answers.
-        vm.busy = false;
         await vm.run('true', { timeoutMs });
       } else {
         await vm.waitFor((t) => t.includes(READY_LINE), timeoutMs, 'the guest to boot');
