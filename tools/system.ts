@@ -47,7 +47,7 @@ export interface BootOptions {
   userCalls?: string[];
   /** Wall-clock milliseconds at kernel time 0, for file times (default: the host's now; fixed in tests). */
   epochMs?: number;
-  /** Let the filesystem take checkpoints (needs the content store to keep its index in them). */
+  /** Let the filesystem take checkpoints (default on). */
   fsCheckpoints?: boolean;
   /** Leave the disk open at shutdown (a test that boots again on the same disk). */
   keepDiskOpen?: boolean;
@@ -134,7 +134,7 @@ export async function bootSystem(options: BootOptions): Promise<System> {
       up('content', `endpoint ${CONTENT_ENDPOINT}`);
     }
     if (layers.includes('fs')) {
-      await kernel.spawn(fsManifest({ epochMs: options.epochMs ?? Date.now(), checkpoints: options.fsCheckpoints === true }));
+      await kernel.spawn(fsManifest({ epochMs: options.epochMs ?? Date.now(), checkpoints: options.fsCheckpoints !== false }));
       sys.fs = new FsClient(user);
       await sys.fs.statfs(); // waits for the mount (the service logs what it replayed)
       up('fs', `endpoint ${FS_ENDPOINT}`);

@@ -9,14 +9,15 @@
  * `ref: false`, leased from gc until the ChunkRef commits).
  *
  * Checkpoint images live in blocks of their own (allocated from the block service,
- * written, flushed), and the Axiom checkpoint names them: {fs: ImageRef, content?:
- * ImageRef}. An image may be megabytes, more than one log record may carry. Order of a
- * checkpoint (the engine has stopped proposing meanwhile, seams.ts): write the fs image;
- * ask the content store for its index image at the same log position; record the
- * checkpoint; then free the blocks of the images it replaces. A crash before the record
- * leaves unreferenced blocks that the next checkpoint's owner frees (they are listed as
- * `pendingFree` in the next image); a crash after it leaves the old images' blocks, freed
- * the same way.
+ * written, flushed) and are named by the Axiom checkpoint, which the content store
+ * records: `content.checkpoint({v, fs: ImageRef})` catches the content index up with the
+ * log, adds its own image (`content`) and records the whole as the checkpoint. An image
+ * may be megabytes, more than one log record may carry. The engine has stopped applying
+ * changes and every commit has landed before it calls checkpoint (filesystem.ts), so the
+ * image and the log agree. After the checkpoint, the previous fs image's blocks are freed.
+ * A crash before it leaves the new image's blocks named by no checkpoint, a crash after it
+ * the old image's: either way the content store's mount frees them as leftovers (it holds
+ * every extent a checkpoint names, and frees other allocated blocks it does not know).
  */
 import { ServiceError } from '../../kernel/errors.ts';
 import { AxiomClient, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
@@ -60,8 +61,6 @@ export interface ImageRef {
 export interface CheckpointImage {
   v: 1;
   fs: ImageRef;
-  /** Extents of images this checkpoint replaces, freed once it is durable (again at mount if a crash came first). */
-  pendingFree: Extent[];
 }
 
 function checkOf(bytes: Uint8Array): string {
@@ -75,18 +74,15 @@ function checkOf(bytes: Uint8Array): string {
 }
 
 export class AxiomMetaLog implements MetaLog {
-  private current?: CheckpointImage;
-  /** While a checkpoint writes its image, later commits wait here (seams.ts: call order). */
-  private gate: Promise<void> | null = null;
+  private current?: ImageRef;
 
   constructor(
     private readonly axiom: AxiomClient,
     private readonly block: BlockClient,
+    private readonly content: ContentClient,
   ) {}
 
   async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<void> {
-    // Waiters resume in the order they arrived, so proposals keep their call order.
-    while (this.gate) await this.gate;
     const merged = new Map<string, { hash: Uint8Array; delta: number }>();
     for (const d of deltas) {
       const k = hashKey(d.hash);
@@ -103,18 +99,17 @@ export class AxiomMetaLog implements MetaLog {
     const { seq, image } = await this.axiom.checkpointImage();
     let fsImage: Uint8Array | undefined;
     if (seq > 0) {
-      const ci = image as CheckpointImage;
+      const ci = image as Partial<CheckpointImage> | null;
       if (!ci || ci.v !== 1 || !ci.fs) throw new ServiceError('EIO', `checkpoint at seq ${seq} holds no filesystem image`);
-      this.current = ci;
+      this.current = ci.fs;
       fsImage = await this.readImage(ci.fs);
-      if (ci.pendingFree.length) await this.freeQuietly(ci.pendingFree);
     }
     const axiom = this.axiom;
     async function* records(): AsyncGenerator<FsRecord> {
       for (let from = seq + 1; ; ) {
         const batch = await axiom.read(from, READ_RECORDS_BATCH);
         for (const r of batch.records as LogRecord[]) if (isFsRecordType(r.type)) yield { type: r.type, payload: r.payload } as FsRecord;
-        if (batch.records.length === 0 || from > batch.committedSeq) return;
+        if (batch.records.length === 0) return;
         from = batch.records[batch.records.length - 1].seq + 1;
         if (from > batch.committedSeq) return;
       }
@@ -123,33 +118,16 @@ export class AxiomMetaLog implements MetaLog {
   }
 
   async checkpoint(image: Uint8Array): Promise<void> {
-    let open!: () => void;
-    this.gate = new Promise((resolve) => (open = resolve));
-    const release = () => {
-      this.gate = null;
-      open();
-    };
-    let ref: ImageRef;
+    const ref = await this.writeImage(image);
     try {
-      ref = await this.writeImage(image);
+      await this.content.checkpoint({ v: 1, fs: ref } satisfies CheckpointImage as unknown as Record<string, unknown>);
     } catch (e) {
-      release();
+      await this.freeQuietly(ref.extents); // not recorded (or unknown: the next mount frees leftovers)
       throw e;
     }
     const previous = this.current;
-    const next: CheckpointImage = { v: 1, fs: ref, pendingFree: previous ? [...previous.fs.extents] : [] };
-    // Axiom takes requests from one client in order: once this one is sent, later
-    // proposals land after the checkpoint, so they may go.
-    const recorded = this.axiom.checkpoint(next);
-    release();
-    try {
-      await recorded;
-    } catch (e) {
-      await this.freeQuietly(ref.extents);
-      throw e;
-    }
-    this.current = next;
-    if (next.pendingFree.length) await this.freeQuietly(next.pendingFree);
+    this.current = ref;
+    if (previous) await this.freeQuietly(previous.extents);
   }
 
   private async writeImage(bytes: Uint8Array): Promise<ImageRef> {

@@ -81,6 +81,11 @@ export class Filesystem {
   private checkpointing: Promise<void> | null = null;
   /** Checkpoint by itself every CHECKPOINT_RECORDS_INTERVAL records. */
   private autoCheckpoint = true;
+  /** Set while a checkpoint takes its image: new changes wait here before they apply. */
+  private gate: Promise<void> | null = null;
+  /** Commits applied and proposed, not yet committed; a checkpoint waits for them. */
+  private inflight = 0;
+  private drainWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly chunks: ChunkSink,
@@ -119,20 +124,37 @@ export class Filesystem {
     return { now: this.now, allocIno: () => this.state.nextIno };
   }
 
-  /** Applies records now; resolves when they are committed. */
+  /** Waits while a checkpoint takes its image. Mutating operations call it before they look at the state. */
+  private async admit(): Promise<void> {
+    while (this.gate) await this.gate;
+  }
+
+  /**
+   * Applies records now; resolves when they are committed. Callers compute `records` and
+   * call this in one synchronous stretch after admit(), so nothing changes the state in
+   * between; a data commit, which waits for its chunks first, is re-checked after the gate.
+   */
   private async commit(records: FsRecord[]): Promise<void> {
     if (records.length === 0) return;
     this.alive();
+    if (this.gate) {
+      await this.admit();
+      records = records.filter((r) => r.type !== 'FsWrite' || this.state.get(r.payload.ino));
+      if (records.length === 0) return;
+    }
     const deltas: ChunkDelta[] = [];
     for (const r of records) deltas.push(...this.state.apply(r));
     this.commits++;
     this.recordsCommitted += records.length;
     this.recordsSinceCheckpoint += records.length;
+    this.inflight++;
     try {
       await this.log.commit(records, deltas);
     } catch (e) {
       this.broken ??= e instanceof Error ? e.message : String(e);
       throw fsError('EIO', `commit failed: ${this.broken}`);
+    } finally {
+      if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
     }
     if (this.autoCheckpoint && this.recordsSinceCheckpoint >= CHECKPOINT_RECORDS_INTERVAL && !this.checkpointing) {
       this.checkpointing = this.checkpoint().finally(() => (this.checkpointing = null));
@@ -247,6 +269,7 @@ export class Filesystem {
 
   async mkdir(parent: number, name: string, mode: number, uid?: number, gid?: number): Promise<Attr> {
     this.alive();
+    await this.admit();
     const records = ops.mkdirOp(this.state, this.opContext(), parent, name, mode, uid, gid);
     await this.commit(records);
     return this.getattr((records[0].payload as { ino: number }).ino);
@@ -254,6 +277,7 @@ export class Filesystem {
 
   async symlink(parent: number, name: string, target: string, uid?: number, gid?: number): Promise<Attr> {
     this.alive();
+    await this.admit();
     const records = ops.symlinkOp(this.state, this.opContext(), parent, name, target, uid, gid);
     await this.commit(records);
     return this.getattr((records[0].payload as { ino: number }).ino);
@@ -261,12 +285,14 @@ export class Filesystem {
 
   async link(ino: number, parent: number, name: string): Promise<Attr> {
     this.alive();
+    await this.admit();
     await this.commit(ops.linkOp(this.state, this.opContext(), ino, parent, name));
     return this.getattr(ino);
   }
 
   async unlink(parent: number, name: string): Promise<void> {
     this.alive();
+    await this.admit();
     const records = ops.unlinkOp(this.state, this.opContext(), parent, name);
     const ino = this.state.child(parent, name)!;
     const n = this.inodeOf(ino);
@@ -276,11 +302,13 @@ export class Filesystem {
 
   async rmdir(parent: number, name: string): Promise<void> {
     this.alive();
+    await this.admit();
     await this.commit(ops.rmdirOp(this.state, this.opContext(), parent, name));
   }
 
   async rename(parent: number, name: string, newParent: number, newName: string): Promise<void> {
     this.alive();
+    await this.admit();
     const records = ops.renameOp(this.state, this.opContext(), parent, name, newParent, newName);
     const replaced = records.length ? this.state.dirOf(newParent).entries.get(newName)?.ino : undefined;
     if (replaced !== undefined) {
@@ -300,7 +328,10 @@ export class Filesystem {
     this.alive();
     const { sizeBytes, ...rest } = set;
     if (sizeBytes !== undefined) await this.truncate(ino, sizeBytes);
-    if (Object.keys(rest).length) await this.commit(ops.setAttrOp(this.state, this.opContext(), ino, rest));
+    if (Object.keys(rest).length) {
+      await this.admit();
+      await this.commit(ops.setAttrOp(this.state, this.opContext(), ino, rest));
+    }
     return this.getattr(ino);
   }
 
@@ -321,6 +352,7 @@ export class Filesystem {
 
   async create(parent: number, name: string, mode: number, flags: OpenFlags, uid?: number, gid?: number): Promise<{ attr: Attr; handle: number }> {
     this.alive();
+    await this.admit();
     const records = ops.createOp(this.state, this.opContext(), parent, name, mode, uid, gid);
     const ino = (records[0].payload as { ino: number }).ino;
     const done = this.commit(records);
@@ -356,7 +388,12 @@ export class Filesystem {
     // The last handle of a name-less inode frees it; otherwise close commits what was
     // written (the crash contract: data is acknowledged by fsync, sync or close), even
     // while other handles stay open.
-    if (!left && n.nlink === 0 && !n.dir) return this.serial(ino, () => this.commit(this.freeRecords(ino)));
+    if (!left && n.nlink === 0 && !n.dir) {
+      return this.serial(ino, async () => {
+        await this.admit();
+        if (this.state.get(ino)) await this.commit(this.freeRecords(ino));
+      });
+    }
     if (this.dirty.has(ino)) await this.serial(ino, () => this.commitData(ino));
   }
 
@@ -475,6 +512,7 @@ export class Filesystem {
     const pages = this.dirty.take(ino);
     const p = this.pending.get(ino);
     this.pending.delete(ino);
+    await this.admit();
     if (!this.state.get(ino)) return; // freed meanwhile
     const sizeBytes = p?.sizeBytes ?? this.inodeOf(ino).sizeBytes;
     const refs: PageRef[] = [];
@@ -519,10 +557,21 @@ export class Filesystem {
   async checkpoint(): Promise<void> {
     this.alive();
     await this.sync();
-    const image = encodeImage(this.state);
-    this.recordsSinceCheckpoint = 0;
-    await this.log.checkpoint(image);
-    this.checkpoints++;
+    if (this.gate) return this.admit(); // one is under way: its image is as new as ours would be
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    try {
+      if (this.inflight) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      // Every applied record is committed and nothing else may apply: the image and the
+      // log agree exactly here (seams.ts: a checkpoint takes effect in call order).
+      const image = encodeImage(this.state);
+      this.recordsSinceCheckpoint = 0;
+      await this.log.checkpoint(image);
+      this.checkpoints++;
+    } finally {
+      this.gate = null;
+      open();
+    }
   }
 
   stats(): FilesystemStats {

@@ -21,6 +21,10 @@
  * read -> {data}; write -> {countBytes}; readdir -> {entries, eof} (no '.' or '..');
  * readlink -> {target}; statfs -> StatFs; close, fsync, rmdir, unlink, rename, sync -> {}.
  *
+ * Admin ops (not for the 9P server): checkpoint -> {} (commits buffered data, then records
+ * a checkpoint: mount replays only what follows it); stats -> the engine's counters;
+ * mountReport -> what the last mount replayed; liveChunks -> {hashes} the live tree names.
+ *
  * Semantics (POSIX, Linux flavour where POSIX leaves a choice): unlink of a directory is
  * EISDIR; link to a directory is EPERM; rename replaces a file with a file and an empty
  * directory with a directory, refuses a directory into its own subtree (EINVAL), and is a
@@ -365,5 +369,13 @@ export class FsClient {
   }
   async sync(): Promise<void> {
     await this.call('sync', {});
+  }
+  /** Admin: commit buffered data and record a checkpoint. */
+  async checkpoint(): Promise<void> {
+    await this.ctx.call(this.endpoint, 'checkpoint', {}, { timeoutMs: 10 * 60_000 });
+  }
+  /** Admin: what the last mount did. */
+  mountReport(): Promise<{ replayedRecords: number; orphansFreed: number; inodes: number; mountMs: number }> {
+    return this.ctx.call(this.endpoint, 'mountReport', {});
   }
 }

@@ -28,7 +28,7 @@ import type { Time } from './records.ts';
 export interface FsServiceConfig {
   /** Wall-clock milliseconds at kernel time 0. */
   epochMs: number;
-  /** Take checkpoints (needs a content store that keeps its index in checkpoints). */
+  /** Take checkpoints on the engine's policy and at shutdown (default on). */
   checkpoints?: boolean;
 }
 
@@ -47,14 +47,15 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
       return [sec, Math.round((ms - sec * 1000) * 1e6)];
     };
     const block = new BlockClient(ctx);
-    const log = new AxiomMetaLog(new AxiomClient(ctx), block);
+    const content = new ContentClient(ctx);
+    const log = new AxiomMetaLog(new AxiomClient(ctx), block, content);
     let fs: Filesystem | undefined;
     let report: FsMountReport | undefined;
     let failure: string | undefined;
     const t0 = ctx.clock.nowMs();
     const mounted = (async () => {
       try {
-        const r = await Filesystem.mount(new ContentChunks(new ContentClient(ctx)), log, now, { checkpoints: config.checkpoints === true });
+        const r = await Filesystem.mount(new ContentChunks(content), log, now, { checkpoints: config.checkpoints !== false });
         fs = r.fs;
         report = { replayedRecords: r.replayed, orphansFreed: r.orphansFreed, inodes: r.fs.stats().inodes, mountMs: ctx.clock.nowMs() - t0 };
         ctx.log(`mounted: ${report.inodes} inodes, replayed ${r.replayed} records, freed ${r.orphansFreed} orphaned inode(s)`);
@@ -88,7 +89,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
         if (!fs) return;
         try {
           await fs.sync();
-          if (config.checkpoints) await fs.checkpoint();
+          if (config.checkpoints !== false) await fs.checkpoint();
         } catch (e) {
           if (!(e instanceof ServiceError)) throw e;
           ctx.log(`stop: ${e.message}`);
