@@ -163,7 +163,10 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
     has: (r) => ({ present: r.hashes.map((h) => store.has(h)) }),
     ref: async (r) => (await store.ref(r.hashes), {}),
     unref: async (r) => (await store.unref(r.hashes), {}),
-    stat: (r) => store.stat(r.hash),
+    stat: async (r) => {
+      await store.applier.catchUp().catch(() => undefined); // the refcount includes other clients' committed references
+      return store.stat(r.hash);
+    },
     stats: async () => {
       await store.applier.catchUp().catch(() => undefined); // count other clients' references too; a failed read shows in `failed`
       return { ...store.stats(), mount };
