@@ -12,13 +12,15 @@ import { benchDriver } from '../bench/driver.ts';
 import { benchAxiom } from '../../axiom/bench.ts';
 import { benchBlock } from '../../services/block/bench.ts';
 import { benchFs } from '../bench/fs.ts';
+import { benchContent } from '../../services/content/bench.ts';
+import { benchIsolation } from '../../kernel/isolated/bench.ts';
 import { sqliteBaseline } from '../bench/sqlite.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 
 const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
-  only: { value: true, help: 'run one group only (driver, block, fs, axiom)' },
+  only: { value: true, help: 'run one group only (driver, block, content, fs, isolation, axiom)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
@@ -31,7 +33,9 @@ const grouped = (group: string, rows: Omit<BenchRow, 'group'>[]): BenchRow[] => 
 const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<BenchRow[]>> = {
   driver: benchDriver,
   block: (o) => benchBlock({ imagePath: path.join(o.dir, 'block-bench.img'), quick: o.quick }),
+  content: benchContent,
   fs: benchFs,
+  isolation: benchIsolation,
   axiom: async (o) =>
     grouped(
       'axiom',
