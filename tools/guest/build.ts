@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { aptAvailable, AptError, debVersion, downloadDeb, extractDeb, resolveKernelAbi } from './debian.ts';
+import { aptAvailable, AptError, debVersion, downloadDeb, ensureI386Lists, extractDeb, resolveKernelAbi } from './debian.ts';
 import { writeCpio } from './cpio.ts';
 import { initramfsEntries } from './initramfs.ts';
 
@@ -117,6 +117,7 @@ function build(dir: string, recipe: string, log: (line: string) => void): GuestA
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   try {
+    ensureI386Lists(log);
     const abi = resolveKernelAbi();
     log(`guest: kernel ABI ${abi} (from linux-image-686:i386)`);
     const packages: Record<string, string> = {};

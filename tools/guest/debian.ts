@@ -7,6 +7,10 @@
  * releases, so it is read from the dependencies of the `linux-image-686:i386`
  * metapackage rather than written down here.
  *
+ * When apt knows no i386 packages yet and we run as root (a fresh CI machine), the i386
+ * architecture is added and the package lists are updated first: that changes apt's
+ * configuration, installs nothing, and is printed. Not as root, the error says what to run.
+ *
  * Failures are AptError with a message that says what to do (add the i386 architecture,
  * run apt-get update, or use a machine with apt), never a bare exit status.
  */
@@ -34,6 +38,22 @@ function run(command: string, args: string[], cwd?: string): string {
 /** True when apt-get, apt-cache and dpkg-deb can all be run here. */
 export function aptAvailable(): boolean {
   return ['apt-get', 'apt-cache', 'dpkg-deb'].every((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+}
+
+function knowsI386(): boolean {
+  const r = spawnSync('apt-cache', ['policy', 'busybox-static:i386'], { encoding: 'utf8' });
+  return r.status === 0 && /Candidate:\s*(?!\(none\))\S+/.test(r.stdout);
+}
+
+/** Makes sure apt can see i386 packages (see the header); throws AptError if it cannot. */
+export function ensureI386Lists(log: (line: string) => void): void {
+  if (knowsI386()) return;
+  if (process.getuid?.() !== 0) throw new AptError(`apt knows no i386 packages here.\n${APT_HINT}`);
+  log('guest: apt knows no i386 packages; running dpkg --add-architecture i386 && apt-get update');
+  run('dpkg', ['--add-architecture', 'i386']);
+  // A mirror that is mid-sync fails some index files; what matters is whether ours resolve.
+  const update = spawnSync('apt-get', ['update', '-q'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  if (!knowsI386()) throw new AptError(`apt-get update did not make i386 packages available:\n${(update.stderr || update.stdout).trim().slice(-2000)}\n${APT_HINT}`);
 }
 
 /** The running ABI of Debian's 686 (non-PAE) kernel, e.g. "6.1.0-50", from the metapackage's Depends. */
