@@ -79,6 +79,9 @@ export async function guestCommand(argv: string[]): Promise<number> {
   console.error(`strata guest: Strata up on ${imagePath}`);
   let host: GuestHost | undefined;
   let extent;
+  // The console is mirrored from the moment the terminal is attached (or always, with
+  // --verbose), so the scripted setup before it is not shown.
+  const mirror = { live: verbose };
   try {
     if (diskBytes !== undefined) extent = await allocateGuestDisk(strata.block, diskBytes);
     host = await startGuest({
@@ -89,11 +92,13 @@ export async function guestCommand(argv: string[]): Promise<number> {
       memorySizeBytes: memoryBytes,
       stateDir: args.options['snapshot-state'] ? path.join(GUEST_DIR_DEFAULT, 'state') : undefined,
       interactive: script === undefined,
-      onOutput: verbose || script === undefined ? (t) => process.stdout.write(t) : undefined,
+      onOutput: (t) => void (mirror.live && process.stdout.write(t)),
       log: (l) => console.error(l),
     });
     console.error(`strata guest: Linux ${host.start} in ${(host.vm.bootMs / 1000).toFixed(1)} s; Strata is at /mnt/strata${extent ? ', the disk at /dev/sda' : ''}`);
-    return script === undefined ? await attach(host.vm) : await runScript(host.vm, script);
+    if (script !== undefined) return await runScript(host.vm, script);
+    mirror.live = true;
+    return await attach(host.vm);
   } finally {
     await host?.stop();
     if (extent) await strata.block.free([extent]).catch((e: Error) => console.error(`strata guest: freeing the disk: ${e.message}`));
@@ -132,6 +137,7 @@ async function runScript(vm: GuestVm, script: string): Promise<number> {
 /** Raw terminal <-> guest serial console until Ctrl-] or the guest's shell exits. */
 async function attach(vm: GuestVm): Promise<number> {
   console.error('strata guest: attached to the guest console; Ctrl-] quits');
+  vm.type('\n'); // a fresh prompt
   const stdin = process.stdin;
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.resume();
