@@ -49,6 +49,23 @@ export class Allocator {
     return testBit(this.bits, blockIndex);
   }
 
+  /** Allocated extents of the data region from `fromBlockIndex` on, at most `extentsMax`; where the next page starts (null: done). */
+  allocatedExtents(fromBlockIndex: number, extentsMax: number): { extents: Extent[]; nextBlockIndex: number | null } {
+    const extents: Extent[] = [];
+    let b = Math.max(fromBlockIndex, this.dataStart);
+    while (b < this.dataEnd) {
+      if (!testBit(this.bits, b)) {
+        b++;
+        continue;
+      }
+      if (extents.length === extentsMax) return { extents, nextBlockIndex: b };
+      const start = b;
+      while (b < this.dataEnd && testBit(this.bits, b)) b++;
+      extents.push({ blockIndex: start, blockCount: b - start });
+    }
+    return { extents, nextBlockIndex: null };
+  }
+
   /** Allocates `blockCount` blocks; NOSPC (nothing changed) if it cannot. */
   allocate(blockCount: number, options: { contiguous?: boolean } = {}): Extent[] {
     assert(Number.isSafeInteger(blockCount) && blockCount >= 1, `allocate(${blockCount})`);

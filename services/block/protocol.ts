@@ -20,6 +20,9 @@
  *   commit {writes: [{blockIndex, data}]} -> {sequence}  one-message transaction
  *   allocate {blockCount, contiguous?} -> {extents}  durable on reply
  *   free {extents} -> {freedBlocks}                  durable on reply
+ *   allocated {fromBlockIndex?, extentsMax?} -> {extents, nextBlockIndex}  the data region's
+ *            allocated extents from the allocator itself (not the cached bitmap blocks), in
+ *            pages: nextBlockIndex is null after the last one
  *
  * Error codes (services/block/errors.ts): NOSPC, RANGE, NOTALLOCATED, BADMSG, TOOBIG,
  * NOTX, INTEGRITY, IOERR, FAILED, NOTMOUNTED, plus the kernel's.
@@ -56,7 +59,11 @@ export type BlockRequest =
   | { op: 'txAbort'; txId: number }
   | { op: 'commit'; writes: BlockWriteMsg[] }
   | { op: 'allocate'; blockCount: number; contiguous: boolean }
-  | { op: 'free'; extents: Extent[] };
+  | { op: 'free'; extents: Extent[] }
+  | { op: 'allocated'; fromBlockIndex: number; extentsMax: number };
+
+/** Extents in one `allocated` reply, at most. */
+export const ALLOCATED_EXTENTS_MAX = 65_536;
 
 export interface BlockInfo {
   blockSizeBytes: number;
@@ -167,6 +174,12 @@ export function parseBlockRequest(op: string, body: unknown): BlockRequest {
     }
     case 'free':
       return { op, extents: extents(b.extents, 'extents') };
+    case 'allocated':
+      return {
+        op,
+        fromBlockIndex: b.fromBlockIndex === undefined ? 0 : int(b.fromBlockIndex, 'fromBlockIndex'),
+        extentsMax: b.extentsMax === undefined ? ALLOCATED_EXTENTS_MAX : Math.max(1, int(b.extentsMax, 'extentsMax', ALLOCATED_EXTENTS_MAX)),
+      };
     default:
       throw new ServiceError('BADOP', `block has no op '${op}'`);
   }
@@ -228,5 +241,15 @@ export class BlockClient {
   }
   async free(extents: Extent[]): Promise<number> {
     return (await this.ctx.call<{ freedBlocks: number }>(this.endpoint, 'free', { extents })).freedBlocks;
+  }
+  /** Every allocated extent of the data region, as the allocator knows it now (all pages). */
+  async allocated(): Promise<Extent[]> {
+    const out: Extent[] = [];
+    for (let from: number | null = 0; from !== null; ) {
+      const page: { extents: Extent[]; nextBlockIndex: number | null } = await this.ctx.call(this.endpoint, 'allocated', { fromBlockIndex: from });
+      out.push(...page.extents);
+      from = page.nextBlockIndex;
+    }
+    return out;
   }
 }

@@ -202,6 +202,8 @@ class BlockServer {
         return { extents: await this.store.allocate(r.blockCount, { contiguous: r.contiguous }) };
       case 'free':
         return { freedBlocks: await this.store.free(r.extents) };
+      case 'allocated':
+        return this.store.allocator.allocatedExtents(r.fromBlockIndex, r.extentsMax);
     }
   }
 

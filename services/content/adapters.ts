@@ -2,13 +2,9 @@
  * The store's ports over the real services, through their protocol.ts clients only:
  * BlockPort over services/block (BlockClient) and MetaLog over Axiom (AxiomClient).
  *
- * allocatedExtents() reads the allocation bitmap through the block protocol's `read`
- * and decodes it as FORMAT.md section 5 specifies (bitmap block k: magic "SBMP", its own
- * block index at byte 8, then bits of blocks [k * 32640, (k + 1) * 32640) from byte 16,
- * least significant bit first, 1 = allocated). It checks the magic and self index of
- * every bitmap block it reads (the block service verified their checksums at mount).
- * The block protocol has no op for this yet; when it gets one, this is the one place
- * to change.
+ * allocatedExtents() asks the block service's allocator (the `allocated` op), which
+ * answers from its own bitmap in memory: what allocate and free have committed, which
+ * the cached bitmap blocks on the device need not show yet.
  *
  * read(afterSeq) reads committed records from Axiom (read, in pages) and hands the
  * Chunk* records to the store in commit order; the mount starts after the newest
@@ -23,9 +19,6 @@ import { assert, contentError } from './errors.ts';
 import { mergeExtents } from './gc.ts';
 import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
 
-const BITMAP_MAGIC = 0x504d4253; // "SBMP" read as a little-endian u32
-const BITMAP_HEADER_BYTES = 16;
-const BITS_PER_BITMAP_BLOCK = (BLOCK_SIZE_BYTES - BITMAP_HEADER_BYTES) * 8;
 const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
 
 /** Slots of a staging region lent to the block service; a write waits for a free slot. */
@@ -56,7 +49,6 @@ export async function blockPortOver(block: BlockClient, memory?: ServiceMemory):
   const info = await block.info();
   if (info.blockSizeBytes !== BLOCK_SIZE_BYTES) throw contentError('NOTMOUNTED', `the block service's blocks are ${info.blockSizeBytes} bytes, not ${BLOCK_SIZE_BYTES}`);
   const data = info.regions.data;
-  const bitmap = info.regions.bitmap;
   const ioBlocksMax = info.limits.ioBlocksMax;
   let staging: Staging | undefined;
   if (memory && ioBlocksMax * BLOCK_SIZE_BYTES >= STAGING_SLOT_BYTES) {
@@ -82,39 +74,11 @@ export async function blockPortOver(block: BlockClient, memory?: ServiceMemory):
     flush: () => block.flush(),
     free: async (extents) => void (await block.free(extents)),
     async allocatedExtents(): Promise<Extent[]> {
-      const out: Extent[] = [];
-      const firstOrdinal = Math.floor(data.blockIndex / BITS_PER_BITMAP_BLOCK);
-      const lastOrdinal = Math.floor((data.blockIndex + data.blockCount - 1) / BITS_PER_BITMAP_BLOCK);
-      for (let k = firstOrdinal; k <= lastOrdinal; k += ioBlocksMax) {
-        const n = Math.min(ioBlocksMax, lastOrdinal + 1 - k);
-        const bytes = await block.read(bitmap.blockIndex + k, n);
-        for (let j = 0; j < n; j++) decodeBitmapBlock(bytes.subarray(j * BLOCK_SIZE_BYTES, (j + 1) * BLOCK_SIZE_BYTES), bitmap.blockIndex + k + j, k + j, data, out);
-      }
-      return mergeExtents(out);
+      return mergeExtents(await block.allocated());
     },
   };
 }
 
-/** Appends the allocated runs of `data` that bitmap block `ordinal` (at `selfBlockIndex`) records. */
-export function decodeBitmapBlock(block: Uint8Array, selfBlockIndex: number, ordinal: number, data: Extent, out: Extent[]): void {
-  const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  if (dv.getUint32(0, true) !== BITMAP_MAGIC) throw contentError('INTEGRITY', `bitmap block ${selfBlockIndex}: bad magic`);
-  if (Number(dv.getBigUint64(8, true)) !== selfBlockIndex) throw contentError('INTEGRITY', `bitmap block ${selfBlockIndex}: self index ${dv.getBigUint64(8, true)}`);
-  const base = ordinal * BITS_PER_BITMAP_BLOCK;
-  const from = Math.max(base, data.blockIndex);
-  const to = Math.min(base + BITS_PER_BITMAP_BLOCK, data.blockIndex + data.blockCount);
-  let runStart = -1;
-  for (let b = from; b < to; b++) {
-    const i = b - base;
-    const set = (block[BITMAP_HEADER_BYTES + (i >> 3)] >> (i & 7)) & 1;
-    if (set && runStart < 0) runStart = b;
-    if (!set && runStart >= 0) {
-      out.push({ blockIndex: runStart, blockCount: b - runStart });
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0) out.push({ blockIndex: runStart, blockCount: to - runStart });
-}
 
 export function axiomLogOver(axiom: AxiomClient): MetaLog {
   return {

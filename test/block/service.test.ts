@@ -31,6 +31,26 @@ function formattedMemory(sizeBytes = 32 * MiB): MemoryBackend {
 }
 
 describe('block service', () => {
+  it('lists the allocated extents as the allocator knows them, at once and in pages', async () => {
+    const { sys, block } = await boot(formattedMemory());
+    expect(await block.allocated()).toEqual([]);
+    const a = await block.allocate(10, { contiguous: true });
+    const b = await block.allocate(5, { contiguous: true });
+    const c = await block.allocate(7, { contiguous: true });
+    await block.free(b);
+    const listed = await block.allocated();
+    const blocks = (xs: { blockIndex: number; blockCount: number }[]) => xs.flatMap((e) => Array.from({ length: e.blockCount }, (_, i) => e.blockIndex + i));
+    expect(blocks(listed).sort((x, y) => x - y)).toEqual([...blocks(a), ...blocks(c)].sort((x, y) => x - y));
+    // Pages: one extent at a time, continuing where the last one stopped.
+    const first = await sys.user.call<{ extents: unknown[]; nextBlockIndex: number | null }>(BLOCK_ENDPOINT, 'allocated', { extentsMax: 1 });
+    expect(first.extents).toEqual([listed[0]]);
+    expect(first.nextBlockIndex).not.toBeNull();
+    const rest = await sys.user.call<{ extents: unknown[]; nextBlockIndex: number | null }>(BLOCK_ENDPOINT, 'allocated', { fromBlockIndex: first.nextBlockIndex });
+    expect(rest.extents).toEqual(listed.slice(1));
+    expect(rest.nextBlockIndex).toBeNull();
+    expect(await codeOf(sys.user.call(BLOCK_ENDPOINT, 'allocated', { fromBlockIndex: -1 }))).toBe('BADMSG');
+  });
+
   it('serves info, allocate, write, read, flush, transactions and stats', async () => {
     const { block } = await boot(formattedMemory());
     const info = await block.info();
