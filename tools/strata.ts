@@ -10,6 +10,7 @@ import { benchCommand, benchHelp } from './cli/bench.ts';
 import { inspectCommand, inspectHelp } from './cli/inspect.ts';
 import { shellCommand, shellHelp } from './cli/shell.ts';
 import { runCommand, runHelp } from './cli/run.ts';
+import { guestCommand, guestHelp } from './cli/guest.ts';
 
 interface Command {
   summary: string;
@@ -22,6 +23,7 @@ const commands: Record<string, Command> = {
   boot: { summary: 'boot an image: boot log, then the service shell (or --script FILE, or --selftest)', help: bootHelp, run: bootCommand },
   shell: { summary: 'boot an image and open the service shell', help: shellHelp, run: shellCommand },
   run: { summary: "run shell commands on an image (-c 'cmd; cmd' | --script FILE)", help: runHelp, run: runCommand },
+  guest: { summary: 'boot a Linux guest in v86 that mounts Strata over 9P', help: guestHelp, run: guestCommand },
   inspect: { summary: "print an image's on-disk structures (superblock, bitmap, journal, axiom)", help: inspectHelp, run: inspectCommand },
   bench: { summary: 'run the benchmarks: a table and JSON, raw baselines side by side', help: benchHelp, run: benchCommand },
 };
