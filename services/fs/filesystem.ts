@@ -34,7 +34,7 @@ import {
 import { FsState, type ChunkDelta } from './state.ts';
 import * as ops from './namespace-ops.ts';
 import { DirtyPages, PageCache, hashKey, isZero } from './pages.ts';
-import { DIRTY_BYTES_MAX, HANDLES_MAX, PAGE_SIZE_BYTES, WRITE_RECORD_PAGES_MAX, CHECKPOINT_RECORDS_INTERVAL } from './limits.ts';
+import { DIRTY_BYTES_MAX, HANDLES_MAX, PAGE_SIZE_BYTES, READ_PAGES_IN_FLIGHT, WRITE_RECORD_PAGES_MAX, CHECKPOINT_RECORDS_INTERVAL } from './limits.ts';
 import type { ChunkSink, MetaLog } from './seams.ts';
 import type { FsRecord, PageRef, Time } from './records.ts';
 import { decodeImage, encodeImage } from './image.ts';
@@ -435,13 +435,20 @@ export class Filesystem {
       const end = Math.min(this.sizeOf(ino), offsetBytes + lengthBytes);
       if (offsetBytes >= end) return new Uint8Array(0);
       const out = new Uint8Array(end - offsetBytes);
-      for (let pos = offsetBytes; pos < end; ) {
-        const index = Math.floor(pos / PAGE_SIZE_BYTES);
-        const inPage = pos - index * PAGE_SIZE_BYTES;
-        const take = Math.min(PAGE_SIZE_BYTES - inPage, end - pos);
-        const bytes = await this.pageBytes(ino, index);
-        if (bytes && inPage < bytes.length) out.set(bytes.subarray(inPage, Math.min(bytes.length, inPage + take)), pos - offsetBytes);
-        pos += take;
+      // The pages of one read are fetched together (up to READ_PAGES_IN_FLIGHT at once), so
+      // a large read keeps the layers below busy instead of waiting page by page.
+      const first = Math.floor(offsetBytes / PAGE_SIZE_BYTES);
+      const last = Math.floor((end - 1) / PAGE_SIZE_BYTES);
+      for (let batch = first; batch <= last; batch += READ_PAGES_IN_FLIGHT) {
+        const indices = Array.from({ length: Math.min(READ_PAGES_IN_FLIGHT, last + 1 - batch) }, (_, i) => batch + i);
+        const pages = await Promise.all(indices.map((index) => this.pageBytes(ino, index)));
+        indices.forEach((index, i) => {
+          const bytes = pages[i];
+          const pageStart = index * PAGE_SIZE_BYTES;
+          const from = Math.max(offsetBytes, pageStart) - pageStart;
+          const to = Math.min(end, pageStart + PAGE_SIZE_BYTES) - pageStart;
+          if (bytes && from < bytes.length) out.set(bytes.subarray(from, Math.min(bytes.length, to)), pageStart + from - offsetBytes);
+        });
       }
       return out;
     });

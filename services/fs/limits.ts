@@ -19,6 +19,8 @@ export const HANDLES_MAX = 65_536;
  * Axiom's TXN_RECORDS_MAX (checked below).
  */
 export const WRITE_RECORD_PAGES_MAX = 1024;
+/** Pages one read fetches from the content store at once. */
+export const READ_PAGES_IN_FLIGHT = 16;
 /** Clean pages kept in memory for reads. */
 export const PAGE_CACHE_BYTES_MAX = 128 * 1024 * 1024;
 /** Commit a checkpoint after this many records since the last one (bounds mount time). */
