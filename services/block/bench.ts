@@ -26,15 +26,8 @@ import { blockManifest } from './service.ts';
 import { VIRTIO_BLK_ENDPOINT } from '../../drivers/virtio-blk/protocol.ts';
 import { BLOCK_SIZE_BYTES as B } from './limits.ts';
 
-export interface BenchRow {
-  name: string;
-  group: string;
-  unit: string;
-  value: number;
-  baseline?: { name: string; value: number };
-  lowerIsBetter?: boolean;
-  note?: string;
-}
+import type { BenchRow } from '../../tools/bench/report.ts';
+export type { BenchRow } from '../../tools/bench/report.ts';
 
 const MiB = 1024 * 1024;
 const GROUP = 'block';
