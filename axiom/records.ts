@@ -54,6 +54,10 @@ export interface RecordPayloads {
   FsTruncate: { ino: number; sizeBytes: number; t: FsTime };
   FsWrite: { ino: number; pages: FsPageRef[]; sizeBytes: number; t: FsTime };
   FsFree: { ino: number };
+  FsSnapshotCreate: { name: string; root: Uint8Array; t: FsTime };
+  FsSnapshotDelete: { name: string; t: FsTime };
+  FsRestore: { name: string; t: FsTime };
+  FsClone: { ino: number; parent: number; name: string; t: FsTime };
 }
 
 /** A time as [seconds, nanoseconds] since the Unix epoch. */
@@ -301,6 +305,22 @@ export const RECORD_TYPES: { readonly [K in RecordTypeName]: RecordTypeRow<K> } 
   FsFree: row(74, 'FsFree', (v) => {
     const t = 'FsFree', f = fields(t, v, ['ino']);
     return { ino: uint(t, f, 'ino') };
+  }),
+  FsSnapshotCreate: row(75, 'FsSnapshotCreate', (v) => {
+    const t = 'FsSnapshotCreate', f = fields(t, v, ['name', 'root', 't']);
+    return { name: name(t, f, 'name'), root: hash(t, f, 'root'), t: fsTime(t, f, 't') };
+  }),
+  FsSnapshotDelete: row(76, 'FsSnapshotDelete', (v) => {
+    const t = 'FsSnapshotDelete', f = fields(t, v, ['name', 't']);
+    return { name: name(t, f, 'name'), t: fsTime(t, f, 't') };
+  }),
+  FsRestore: row(77, 'FsRestore', (v) => {
+    const t = 'FsRestore', f = fields(t, v, ['name', 't']);
+    return { name: name(t, f, 'name'), t: fsTime(t, f, 't') };
+  }),
+  FsClone: row(78, 'FsClone', (v) => {
+    const t = 'FsClone', f = fields(t, v, ['ino', 'parent', 'name', 't']);
+    return { ino: uint(t, f, 'ino'), parent: uint(t, f, 'parent'), name: name(t, f, 'name'), t: fsTime(t, f, 't') };
   }),
 };
 

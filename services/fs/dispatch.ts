@@ -35,6 +35,12 @@ const handlers: Handlers = {
   readlink: (fs, r) => ({ target: fs.readlink(r.ino) }),
   statfs: async (fs, _r, usage) => fs.statfs(await usage()),
   sync: async (fs) => (await fs.sync(), {}),
+  snapshotCreate: (fs, r) => fs.snapshots.create(r.name),
+  snapshotList: async (fs) => ({ snapshots: await fs.snapshots.list() }),
+  snapshotDelete: async (fs, r) => (await fs.snapshots.delete(r.name), {}),
+  snapshotRestore: (fs, r) => fs.snapshots.restore(r.name),
+  snapshotDiff: (fs, r) => fs.snapshots.diff(r.from, r.to),
+  clone: (fs, r) => fs.snapshots.clone(r.ino, r.parent, r.name),
 };
 
 export function dispatchFs(fs: Filesystem, req: FsRequest, usage: () => Promise<Usage>): unknown {

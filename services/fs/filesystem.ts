@@ -38,6 +38,9 @@ import { DIRTY_BYTES_MAX, HANDLES_MAX, PAGE_SIZE_BYTES, READ_PAGES_IN_FLIGHT, WR
 import type { ChunkSink, MetaLog } from './seams.ts';
 import type { FsRecord, PageRef, Time } from './records.ts';
 import { decodeImage, encodeImage } from './image.ts';
+import { Materialiser } from './materialise.ts';
+import { Snapshots } from './snapshots.ts';
+import { loadTree, mapSource, type ObjectSource } from './tree.ts';
 
 interface Handle {
   ino: number;
@@ -86,6 +89,10 @@ export class Filesystem {
   /** Commits applied and proposed, not yet committed; a checkpoint waits for them. */
   private inflight = 0;
   private drainWaiters: (() => void)[] = [];
+  /** Per-inode tree object cache (materialise.ts); told of every applied record. */
+  private readonly mat = new Materialiser();
+  /** Snapshot operations (snapshots.ts), over this engine's state and commit path. */
+  readonly snapshots: Snapshots;
 
   private constructor(
     private readonly chunks: ChunkSink,
@@ -94,6 +101,22 @@ export class Filesystem {
     state: FsState,
   ) {
     this.state = state;
+    const self = this;
+    this.snapshots = new Snapshots({
+      get state() {
+        return self.state;
+      },
+      mat: this.mat,
+      chunks: this.chunks,
+      now: () => this.now(),
+      sync: () => this.sync(),
+      syncInode: (ino) => this.serial(ino, () => this.commitData(ino)),
+      admit: () => this.admit(),
+      commit: (records, objects) => this.commit(records, objects),
+      commitNow: (records, objects) => this.commitNow(records, objects),
+      exclusive: (work) => this.exclusive(work),
+      getattr: (ino) => this.getattr(ino),
+    });
   }
 
   /** Rebuilds the state from the log (checkpoint + records) and frees orphaned inodes. */
@@ -102,7 +125,9 @@ export class Filesystem {
     const state = image ? decodeImage(image) : new FsState(now());
     let replayed = 0;
     for await (const r of records) {
-      state.apply(r);
+      // A snapshot's new objects come from the store (tree.ts: content-addressed, verified).
+      const objects = r.type === 'FsSnapshotCreate' ? mapSource(await loadTree(r.payload.root, { object: (h) => state.held.get(hashKey(h))?.obj }, (h) => chunks.get(h))) : undefined;
+      state.apply(r, objects);
       replayed++;
     }
     state.check();
@@ -134,7 +159,7 @@ export class Filesystem {
    * call this in one synchronous stretch after admit(), so nothing changes the state in
    * between; a data commit, which waits for its chunks first, is re-checked after the gate.
    */
-  private async commit(records: FsRecord[]): Promise<void> {
+  private async commit(records: FsRecord[], objects?: ObjectSource): Promise<void> {
     if (records.length === 0) return;
     this.alive();
     if (this.gate) {
@@ -142,8 +167,17 @@ export class Filesystem {
       records = records.filter((r) => r.type !== 'FsWrite' || this.state.get(r.payload.ino));
       if (records.length === 0) return;
     }
+    return this.commitNow(records, objects);
+  }
+
+  /** commit() without waiting at the gate: for the holder of the gate (exclusive()) only. */
+  private async commitNow(records: FsRecord[], objects?: ObjectSource): Promise<void> {
+    this.alive();
     const deltas: ChunkDelta[] = [];
-    for (const r of records) deltas.push(...this.state.apply(r));
+    for (const r of records) {
+      deltas.push(...this.state.apply(r, objects));
+      this.mat.touched(this.state, r);
+    }
     this.commits++;
     this.recordsCommitted += records.length;
     this.recordsSinceCheckpoint += records.length;
@@ -565,16 +599,24 @@ export class Filesystem {
     this.alive();
     await this.sync();
     if (this.gate) return this.admit(); // one is under way: its image is as new as ours would be
-    let open!: () => void;
-    this.gate = new Promise((resolve) => (open = resolve));
-    try {
-      if (this.inflight) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    await this.exclusive(async () => {
       // Every applied record is committed and nothing else may apply: the image and the
       // log agree exactly here (seams.ts: a checkpoint takes effect in call order).
       const image = encodeImage(this.state);
       this.recordsSinceCheckpoint = 0;
       await this.log.checkpoint(image);
       this.checkpoints++;
+    });
+  }
+
+  /** Shuts the gate (waiting for any other holder), waits for in-flight commits, runs `work`. */
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate; // then shut it in the same stretch: no other holder slips in
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    try {
+      if (this.inflight) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      return await work();
     } finally {
       this.gate = null;
       open();
@@ -596,9 +638,14 @@ export class Filesystem {
     };
   }
 
-  /** Every chunk hash the live tree references (roots for the content store's GC). */
+  /** Every chunk hash the live tree or a snapshot reaches (roots for the content store's GC). */
   *liveChunks(): Generator<Uint8Array> {
-    for (const n of this.state.inodes.values()) if (n.pages) for (const p of n.pages.values()) if (p.hash) yield p.hash;
+    yield* this.snapshots.roots();
+  }
+
+  /** Objects encoded by materialisations so far (a second one adds only what changed). */
+  objectsEncoded(): number {
+    return this.mat.objectsEncoded;
   }
 
   /** For tests: the committed state's invariants. */

@@ -23,7 +23,20 @@
  *
  * Admin ops (not for the 9P server): checkpoint -> {} (commits buffered data, then records
  * a checkpoint: mount replays only what follows it); stats -> the engine's counters;
- * mountReport -> what the last mount replayed; liveChunks -> {hashes} the live tree names.
+ * mountReport -> what the last mount replayed; liveChunks -> {hashes} the live tree and
+ * every snapshot reach; gc -> the content store's GcReport, marked from those roots.
+ *
+ * Snapshots (services/fs/snapshots.ts; names as entry names: no '/', EINVAL):
+ *   snapshotCreate {name} -> SnapshotInfo   buffered data committed, the tree materialised,
+ *                                           EEXIST if the name is taken
+ *   snapshotList -> {snapshots: SnapshotInfo[]}  oldest first
+ *   snapshotDelete {name} -> {}             ENOENT if unknown; GC may then reclaim what only it held
+ *   snapshotRestore {name} -> {saved}       the live tree becomes the snapshot's, atomically; the
+ *                                           tree it replaced is kept as snapshot `saved`
+ *                                           ('pre-restore-N'); every inode but the root is new,
+ *                                           so handles opened before it get ESTALE
+ *   snapshotDiff {from, to?} -> {entries: DiffEntry[], truncated}  `to` absent: the live tree
+ *   clone {ino, parent, name} -> Attr       a copy of a file or directory tree sharing its chunks
  *
  * Semantics (POSIX, Linux flavour where POSIX leaves a choice): unlink of a directory is
  * EISDIR; link to a directory is EPERM; rename replaces a file with a file and an empty
@@ -157,7 +170,36 @@ export type FsRequest =
   | { op: 'symlink'; parent: number; name: string; target: string; uid?: number; gid?: number }
   | { op: 'readlink'; ino: number }
   | { op: 'statfs' }
-  | { op: 'sync' };
+  | { op: 'sync' }
+  | { op: 'snapshotCreate'; name: string }
+  | { op: 'snapshotList' }
+  | { op: 'snapshotDelete'; name: string }
+  | { op: 'snapshotRestore'; name: string }
+  | { op: 'snapshotDiff'; from: string; to?: string }
+  | { op: 'clone'; ino: number; parent: number; name: string };
+
+/** A snapshot as snapshotCreate and snapshotList describe it. */
+export interface SnapshotInfo {
+  name: string;
+  /** BLAKE3 of the root directory's tree object, hex. */
+  rootHash: string;
+  time: Timespec;
+  fileCount: number;
+  dirCount: number;
+  /** Logical bytes of its files. */
+  sizeBytes: number;
+  /** Bytes of page chunks that neither the live tree nor another snapshot reaches. */
+  exclusiveBytes: number;
+}
+
+export interface DiffEntry {
+  path: string;
+  change: 'added' | 'removed' | 'modified' | 'type';
+  type: FileType;
+  sizeBytesBefore?: number;
+  sizeBytesAfter?: number;
+  what?: ('content' | 'size' | 'mode' | 'owner' | 'target')[];
+}
 
 export type FsOp = FsRequest['op'];
 
@@ -284,7 +326,16 @@ export function parseFsRequest(op: string, body: unknown): FsRequest {
     }
     case 'statfs':
     case 'sync':
+    case 'snapshotList':
       return { op };
+    case 'snapshotCreate':
+    case 'snapshotDelete':
+    case 'snapshotRestore':
+      return { op, name: checkName(b.name) };
+    case 'snapshotDiff':
+      return { op, from: checkName(b.from, 'from'), to: b.to === undefined ? undefined : checkName(b.to, 'to') };
+    case 'clone':
+      return { op, ino: uint(b.ino, 'ino'), parent: uint(b.parent, 'parent'), name: checkName(b.name) };
     default:
       throw new ServiceError('BADOP', `fs has no op '${op}'`);
   }
@@ -373,6 +424,31 @@ export class FsClient {
   /** Admin: commit buffered data and record a checkpoint. */
   async checkpoint(): Promise<void> {
     await this.ctx.call(this.endpoint, 'checkpoint', {}, { timeoutMs: 10 * 60_000 });
+  }
+  snapshotCreate(name: string): Promise<SnapshotInfo> {
+    return this.call('snapshotCreate', { name });
+  }
+  async snapshotList(): Promise<SnapshotInfo[]> {
+    return (await this.call<{ snapshots: SnapshotInfo[] }>('snapshotList', {})).snapshots;
+  }
+  async snapshotDelete(name: string): Promise<void> {
+    await this.call('snapshotDelete', { name });
+  }
+  /** Returns the name of the automatic snapshot holding the tree it replaced. */
+  async snapshotRestore(name: string): Promise<string> {
+    return (await this.call<{ saved: string }>('snapshotRestore', { name })).saved;
+  }
+  /** Changes from snapshot `from` to snapshot `to`, or to the live tree. */
+  snapshotDiff(from: string, to?: string): Promise<{ entries: DiffEntry[]; truncated: boolean }> {
+    return this.call('snapshotDiff', to === undefined ? { from } : { from, to });
+  }
+  /** A copy of `ino` (file or directory tree) as `name` in `parent`, sharing every chunk. */
+  clone(ino: number, parent: number, name: string): Promise<Attr> {
+    return this.call('clone', { ino, parent, name });
+  }
+  /** Admin: content-store GC marked from the live tree and every snapshot. */
+  gc(): Promise<{ sweptChunks: number; sweptBytes: number; freedBlocks: number; keptByRoots: number; missingRoots: number; liveChunks: number }> {
+    return this.ctx.call(this.endpoint, 'gc', {}, { timeoutMs: 10 * 60_000 });
   }
   /** Admin: what the last mount did. */
   mountReport(): Promise<{ replayedRecords: number; orphansFreed: number; inodes: number; mountMs: number }> {

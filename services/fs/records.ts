@@ -17,6 +17,11 @@
  *   FsTruncate  the size; pages past it go, the last page keeps what is below it
  *   FsWrite     new contents of some pages, and the size after the write
  *   FsFree      an unlinked inode whose last handle closed (or found at mount)
+ *   FsSnapshotCreate  a named snapshot: the root hash of a materialised tree (tree.ts);
+ *               the objects it reaches that no snapshot held yet are taken (one ChunkRef each)
+ *   FsSnapshotDelete  drops a snapshot; objects no remaining snapshot reaches are released
+ *   FsRestore   the live tree becomes a snapshot's tree (fresh inode numbers, old ones go)
+ *   FsClone     a copy of a file or subtree under a new name, sharing every page chunk
  */
 
 import type { FsPageRef, FsTime, RecordPayloads } from '../../axiom/protocol.ts';
@@ -25,7 +30,7 @@ export type Time = FsTime;
 export type PageRef = FsPageRef;
 
 /** The filesystem's record types, declared with every other in axiom/records.ts. */
-export type FsRecords = Pick<RecordPayloads, 'FsMkdir' | 'FsCreate' | 'FsSymlink' | 'FsLink' | 'FsUnlink' | 'FsRmdir' | 'FsRename' | 'FsSetAttr' | 'FsTruncate' | 'FsWrite' | 'FsFree'>;
+export type FsRecords = Pick<RecordPayloads, 'FsMkdir' | 'FsCreate' | 'FsSymlink' | 'FsLink' | 'FsUnlink' | 'FsRmdir' | 'FsRename' | 'FsSetAttr' | 'FsTruncate' | 'FsWrite' | 'FsFree' | 'FsSnapshotCreate' | 'FsSnapshotDelete' | 'FsRestore' | 'FsClone'>;
 
 export type FsRecordType = keyof FsRecords;
 export type FsRecord = { [K in FsRecordType]: { type: K; payload: FsRecords[K] } }[FsRecordType];
@@ -42,6 +47,10 @@ export const FS_RECORD_TYPES: readonly FsRecordType[] = [
   'FsTruncate',
   'FsWrite',
   'FsFree',
+  'FsSnapshotCreate',
+  'FsSnapshotDelete',
+  'FsRestore',
+  'FsClone',
 ];
 
 export function isFsRecordType(type: string): type is FsRecordType {

@@ -82,6 +82,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
         if (req.op === 'stats') return (await ready()).stats();
         if (req.op === 'checkpoint') return (await (await ready()).checkpoint(), {});
         if (req.op === 'liveChunks') return { hashes: [...(await ready()).liveChunks()] };
+        if (req.op === 'gc') return (await ready()).snapshots.gc((roots) => content.gc(roots));
         const parsed = parseFsRequest(req.op, req.body); // before the mount wait: bad input is refused at once
         return dispatchFs(await ready(), parsed, usage);
       },

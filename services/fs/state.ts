@@ -11,11 +11,15 @@
  * Invariants (asserted by `check()`, and after every apply in tests): every directory
  * entry names a live inode; a directory's nlink is 2 + its subdirectories; a file's nlink
  * is the number of entries naming it; every directory but the root has exactly one
- * parent entry; page indices are below ceil(size / PAGE_SIZE_BYTES).
+ * parent entry; page indices are below ceil(size / PAGE_SIZE_BYTES). Snapshots
+ * (state-snapshots.ts): every snapshot's root is held, and held objects are closed
+ * downwards and all reachable from some snapshot.
  */
 import { ROOT_INO, type Attr, type DirEntry, type FileType, type Timespec } from './protocol.ts';
 import { PAGE_SIZE_BYTES } from './limits.ts';
 import type { FsRecord, PageRef, Time } from './records.ts';
+import type { ObjectSource, TreeObject } from './tree.ts';
+import { applyClone, applyRestore, applySnapshotCreate, applySnapshotDelete, reachable } from './state-snapshots.ts';
 
 export class FsStateError extends Error {
   constructor(message: string) {
@@ -58,9 +62,23 @@ function fail(message: string): never {
   throw new FsStateError(message);
 }
 
+export interface Snapshot {
+  root: Uint8Array;
+  t: Time;
+}
+
+export interface HeldObject {
+  hash: Uint8Array;
+  obj: TreeObject;
+}
+
 export class FsState {
   readonly inodes = new Map<number, Inode>();
   nextIno = ROOT_INO + 1;
+  /** Snapshots by name. */
+  readonly snapshots = new Map<string, Snapshot>();
+  /** Tree objects some snapshot reaches, by hex hash. */
+  readonly held = new Map<string, HeldObject>();
 
   constructor(t: Time = [0, 0]) {
     this.inodes.set(ROOT_INO, {
@@ -149,9 +167,22 @@ export class FsState {
 
   // ---- apply ------------------------------------------------------------------------
 
-  apply(record: FsRecord): ChunkDelta[] {
+  /** `objects` supplies the new tree objects an FsSnapshotCreate names (state-snapshots.ts). */
+  apply(record: FsRecord, objects?: ObjectSource): ChunkDelta[] {
     const deltas: ChunkDelta[] = [];
     switch (record.type) {
+      case 'FsSnapshotCreate':
+        applySnapshotCreate(this, record.payload, objects, deltas);
+        return deltas;
+      case 'FsSnapshotDelete':
+        applySnapshotDelete(this, record.payload, deltas);
+        return deltas;
+      case 'FsRestore':
+        applyRestore(this, record.payload, deltas);
+        return deltas;
+      case 'FsClone':
+        applyClone(this, record.payload, deltas);
+        return deltas;
       case 'FsMkdir':
       case 'FsCreate':
       case 'FsSymlink': {
@@ -268,7 +299,8 @@ export class FsState {
     }
   }
 
-  private addEntry(parent: number, name: string, ino: number, t: Time): void {
+  /** For apply and state-snapshots.ts only. */
+  addEntry(parent: number, name: string, ino: number, t: Time): void {
     const d = this.dirOf(parent);
     d.entries.set(name, { ino, cookie: d.nextCookie++ });
     const pn = this.inode(parent);
@@ -367,6 +399,8 @@ export class FsState {
         if (n.ino !== ROOT_INO && seen !== 1) fail(`directory ${n.ino} has ${seen} entries naming it`);
       } else if (seen !== n.nlink) fail(`inode ${n.ino} has nlink ${n.nlink} but ${seen} entries`);
     }
+    const marked = reachable(this, [...this.snapshots.values()].map((v) => v.root));
+    if (marked.size !== this.held.size) fail(`${this.held.size - marked.size} held object(s) no snapshot reaches`);
   }
 }
 

@@ -14,7 +14,7 @@
  */
 import type { ServiceContext } from '../../kernel/service.ts';
 import type { EndpointCounters, TraceEntry } from '../../kernel/trace.ts';
-import { FS_ENDPOINT, FsClient, type Timespec } from '../../services/fs/protocol.ts';
+import { FS_ENDPOINT, FsClient, type SnapshotInfo, type Timespec } from '../../services/fs/protocol.ts';
 import { AXIOM_ENDPOINT, AxiomClient } from '../../axiom/protocol.ts';
 import { BLOCK_ENDPOINT, BlockClient } from '../../services/block/protocol.ts';
 import { CONTENT_ENDPOINT, ContentClient } from '../../services/content/protocol.ts';
@@ -202,12 +202,53 @@ export function need<K extends keyof ShellBackends>(backends: ShellBackends, key
 /** Endpoints the shell's context should hold, whichever of them the system provides. */
 export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, BLOCK_ENDPOINT, CONTENT_ENDPOINT];
 
+function snapshotView(s: SnapshotInfo): SnapshotView {
+  return { name: s.name, rootHash: s.rootHash, createdAt: s.time, fileCount: s.fileCount, dirCount: s.dirCount, sizeBytes: s.sizeBytes };
+}
+
+/** services/fs's snapshot ops as the shell's SnapshotsApi (services/fs/protocol.ts says what each does). */
+export class FsSnapshots implements SnapshotsApi {
+  constructor(private readonly fs: FsClient) {}
+  async create(name: string): Promise<SnapshotView> {
+    return snapshotView(await this.fs.snapshotCreate(name));
+  }
+  async list(): Promise<SnapshotView[]> {
+    return (await this.fs.snapshotList()).map(snapshotView);
+  }
+  async show(name: string): Promise<SnapshotView> {
+    const s = (await this.fs.snapshotList()).find((x) => x.name === name);
+    if (!s) await this.fs.snapshotDiff(name, name); // ENOENT from the filesystem, as the other commands get it
+    return snapshotView(s!);
+  }
+  async diff(from: string, to?: string): Promise<DiffEntryView[]> {
+    return (await this.fs.snapshotDiff(from, to)).entries.map((e) => ({ path: e.path, change: e.change, type: e.type, sizeBytesBefore: e.sizeBytesBefore, sizeBytesAfter: e.sizeBytesAfter }));
+  }
+  async restore(name: string): Promise<void> {
+    await this.fs.snapshotRestore(name);
+  }
+  async delete(name: string): Promise<void> {
+    await this.fs.snapshotDelete(name);
+  }
+}
+
 /** Clients for every layer some running service provides, plus `overrides`. */
 export function backendsFor(system: ShellSystem, overrides: Partial<ShellBackends> = {}): ShellBackends {
   const provided = new Set<string>();
-  for (const s of system.kernel.serviceStats()) if (s.state === 'running') for (const ep of s.provides) provided.add(ep);
+  // Snapshots and gc are services/fs's (its manifest names it 'fs'); a stand-in such as the
+  // reference model serves the fs endpoint without them.
+  let realFs = false;
+  for (const s of system.kernel.serviceStats()) {
+    if (s.state !== 'running') continue;
+    for (const ep of s.provides) provided.add(ep);
+    if (s.name === 'fs' && s.provides.includes(FS_ENDPOINT)) realFs = true;
+  }
   const backends: ShellBackends = {};
-  if (provided.has(FS_ENDPOINT)) backends.fs = new FsClient(system.user);
+  if (provided.has(FS_ENDPOINT)) {
+    const fs = new FsClient(system.user);
+    backends.fs = fs;
+    if (realFs) backends.snapshots = new FsSnapshots(fs);
+    if (realFs && provided.has(CONTENT_ENDPOINT)) backends.gc = { gc: () => fs.gc() };
+  }
   if (provided.has(AXIOM_ENDPOINT)) backends.axiom = new AxiomClient(system.user);
   if (provided.has(BLOCK_ENDPOINT)) backends.block = new BlockClient(system.user);
   if (provided.has(CONTENT_ENDPOINT)) backends.content = new ContentClient(system.user);

@@ -1,0 +1,168 @@
+/**
+ * Materialisation: the live tree (FsState) as tree objects (tree.ts), with a per-inode
+ * cache of object hashes so a second materialisation encodes and hashes only what changed
+ * since the first, not the whole tree.
+ *
+ * The engine calls `touched(state, record)` after applying each record; it drops the
+ * cached hash of every inode whose object the record may change and of their ancestors
+ * (an object names its children's hashes). Directories know their parent; a file's parents
+ * are the directories that named it in an earlier materialisation (`parentsOf`, a superset:
+ * a stale parent only costs a needless re-encoding), and a directory that gained a name
+ * since then is itself dropped by the record that added it.
+ *
+ * Invariant (what makes the early stop in `dropUp` sound): an inode that is not cached has
+ * no cached ancestor. Objects are pure functions of the state: materialise() of an
+ * unchanged state returns the same root hash, and equal subtrees have equal hashes.
+ * Nothing here changes FsState or the store; the caller puts the objects it needs.
+ */
+import { ROOT_INO } from './protocol.ts';
+import type { FsState } from './state.ts';
+import type { FsRecord } from './records.ts';
+import { hashKey } from './pages.ts';
+import { encodeObject, hashObject, type EntryTuple, type ObjectSource, type PageTuple, type TreeObject } from './tree.ts';
+
+interface Made {
+  hash: Uint8Array;
+  obj: TreeObject;
+  bytes: Uint8Array;
+}
+
+export class Materialiser implements ObjectSource {
+  private readonly byIno = new Map<number, Made>();
+  /** Objects of cached inodes by hex hash, with how many cached inodes have each. */
+  private readonly byHash = new Map<string, { made: Made; count: number }>();
+  private readonly parentsOf = new Map<number, Set<number>>();
+  /** Objects encoded since the engine started (a second materialisation adds only what changed). */
+  objectsEncoded = 0;
+
+  object(hash: Uint8Array): TreeObject | undefined {
+    return this.byHash.get(hashKey(hash))?.made.obj;
+  }
+
+  bytesOf(hash: Uint8Array): Uint8Array | undefined {
+    return this.byHash.get(hashKey(hash))?.made.bytes;
+  }
+
+  clear(): void {
+    this.byIno.clear();
+    this.byHash.clear();
+    this.parentsOf.clear();
+  }
+
+  private drop(ino: number): boolean {
+    const m = this.byIno.get(ino);
+    if (!m) return false;
+    this.byIno.delete(ino);
+    const k = hashKey(m.hash);
+    const e = this.byHash.get(k)!;
+    if (--e.count === 0) this.byHash.delete(k);
+    return true;
+  }
+
+  /** Drops a directory's cached object and its ancestors', stopping at one already dropped. */
+  private dropUp(state: FsState, dirIno: number): void {
+    for (let cur = dirIno, steps = 0; steps <= state.inodes.size + 1; steps++) {
+      if (!this.drop(cur)) return;
+      const n = state.get(cur);
+      if (!n?.dir || cur === ROOT_INO) return;
+      cur = n.dir.parent;
+    }
+  }
+
+  private dropInode(state: FsState, ino: number): void {
+    const n = state.get(ino);
+    if (n?.dir) return this.dropUp(state, ino);
+    this.drop(ino);
+    for (const parent of this.parentsOf.get(ino) ?? []) this.dropUp(state, parent);
+  }
+
+  /** Call after `record` was applied to `state`. */
+  touched(state: FsState, record: FsRecord): void {
+    switch (record.type) {
+      case 'FsMkdir':
+      case 'FsCreate':
+      case 'FsSymlink':
+      case 'FsUnlink':
+      case 'FsRmdir':
+      case 'FsClone':
+        return this.dropUp(state, record.payload.parent);
+      case 'FsLink':
+        this.dropUp(state, record.payload.parent);
+        return this.dropInode(state, record.payload.ino);
+      case 'FsRename':
+        this.dropUp(state, record.payload.parent);
+        return this.dropUp(state, record.payload.newParent);
+      case 'FsSetAttr':
+      case 'FsTruncate':
+      case 'FsWrite':
+        return this.dropInode(state, record.payload.ino);
+      case 'FsFree':
+        this.drop(record.payload.ino);
+        this.parentsOf.delete(record.payload.ino);
+        return;
+      case 'FsRestore':
+        return this.clear();
+      case 'FsSnapshotCreate':
+      case 'FsSnapshotDelete':
+        return;
+    }
+  }
+
+  /** The root hash of the live tree; every object of it is then in this cache. */
+  materialise(state: FsState): Uint8Array {
+    return this.make(state, ROOT_INO).hash;
+  }
+
+  private make(state: FsState, ino: number): Made {
+    const cached = this.byIno.get(ino);
+    if (cached) return cached;
+    const n = state.inode(ino);
+    let obj: TreeObject;
+    if (n.dir) {
+      const names = [...n.dir.entries.keys()].sort();
+      const entries: EntryTuple[] = names.map((name) => {
+        const e = n.dir!.entries.get(name)!;
+        const child = this.make(state, e.ino);
+        if (child.obj.kind !== 'dir') {
+          let set = this.parentsOf.get(e.ino);
+          if (!set) this.parentsOf.set(e.ino, (set = new Set()));
+          set.add(ino);
+        }
+        return [name, child.obj.kind, child.hash];
+      });
+      obj = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
+    } else if (n.pages) {
+      const pages: PageTuple[] = [...n.pages].sort((a, b) => a[0] - b[0]).map(([index, p]) => [index, p.hash, p.lengthBytes]);
+      obj = { kind: 'file', mode: n.mode, uid: n.uid, gid: n.gid, sizeBytes: n.sizeBytes, mtime: n.mtime, pages };
+    } else obj = { kind: 'symlink', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, target: n.target! };
+    const bytes = encodeObject(obj);
+    this.objectsEncoded++;
+    const made: Made = { hash: hashObject(bytes), obj, bytes };
+    this.byIno.set(ino, made);
+    const k = hashKey(made.hash);
+    const e = this.byHash.get(k);
+    if (e) e.count++;
+    else this.byHash.set(k, { made, count: 1 });
+    return made;
+  }
+
+  /**
+   * The objects reachable from `root` that `state` does not hold yet (what a snapshot of
+   * `root` must store and take), with their bytes. Stops at held objects, so it costs what
+   * changed since the newest snapshot still present.
+   */
+  missing(state: FsState, root: Uint8Array): Map<string, Made> {
+    const out = new Map<string, Made>();
+    const todo = [root];
+    while (todo.length) {
+      const h = todo.pop()!;
+      const k = hashKey(h);
+      if (out.has(k) || state.held.has(k)) continue;
+      const made = this.byHash.get(k)?.made;
+      if (!made) throw new Error(`materialise: object ${k} is not cached`);
+      out.set(k, made);
+      if (made.obj.kind === 'dir') for (const e of made.obj.entries) todo.push(e[2]);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Comparing and measuring trees of objects (tree.ts): diff of two roots, and the figures
+ * `snapshotList` reports. Pure functions over an ObjectSource; nothing here changes state.
+ *
+ * Diff walks both trees together and skips every pair of equal hashes, so its cost grows
+ * with the difference, not the tree. Every path under an added or removed directory is
+ * listed (the directory first). A path whose kind changed is 'type'. A file is 'modified'
+ * when its pages, size, mode or owner differ (`what` says which); a directory when its
+ * mode or owner differ; a symlink when its target, mode or owner differ. Times alone are not a
+ * change (every directory above a change has a new mtime). Under a 'type' change the
+ * old directory's paths are listed as removed, the new one's as added. Paths come in name order,
+ * depth first; each starts with '/'.
+ */
+import { hashKey } from './pages.ts';
+import { typeOf, type ObjectSource, type TreeObject } from './tree.ts';
+import type { DiffEntry } from './protocol.ts';
+
+export type { DiffEntry };
+type ChangeField = NonNullable<DiffEntry['what']>[number];
+
+/** Bounds a diff's reply: a larger difference is cut and `truncated` set. */
+export const DIFF_ENTRIES_MAX = 100_000;
+
+function need(src: ObjectSource, hash: Uint8Array): TreeObject {
+  const o = src.object(hash);
+  if (!o) throw new Error(`diff: object ${hashKey(hash)} is not available`);
+  return o;
+}
+
+function sizeOf(o: TreeObject): number | undefined {
+  return o.kind === 'file' ? o.sizeBytes : undefined;
+}
+
+/** Equal contents: the same chunks at the same pages (a page without a chunk reads as zeros, as a hole does). */
+function samePages(a: Extract<TreeObject, { kind: 'file' }>, b: Extract<TreeObject, { kind: 'file' }>): boolean {
+  const pa = a.pages.filter((p) => p[1] !== null);
+  const pb = b.pages.filter((p) => p[1] !== null);
+  if (pa.length !== pb.length) return false;
+  for (let i = 0; i < pa.length; i++) {
+    const [ia, ha, la] = pa[i];
+    const [ib, hb, lb] = pb[i];
+    if (ia !== ib || la !== lb || hashKey(ha!) !== hashKey(hb!)) return false;
+  }
+  return true;
+}
+
+function fieldsChanged(a: TreeObject, b: TreeObject): ChangeField[] {
+  const out: ChangeField[] = [];
+  if (a.kind === 'file' && b.kind === 'file') {
+    if (!samePages(a, b)) out.push('content');
+    if (a.sizeBytes !== b.sizeBytes) out.push('size');
+  }
+  if (a.mode !== b.mode) out.push('mode');
+  if (a.uid !== b.uid || a.gid !== b.gid) out.push('owner');
+  if (a.kind === 'symlink' && b.kind === 'symlink' && a.target !== b.target) out.push('target');
+  return out;
+}
+
+export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Array, limit = DIFF_ENTRIES_MAX): { entries: DiffEntry[]; truncated: boolean } {
+  const out: DiffEntry[] = [];
+  let truncated = false;
+  const push = (e: DiffEntry): boolean => {
+    if (out.length >= limit) {
+      truncated = true;
+      return false;
+    }
+    out.push(e);
+    return true;
+  };
+  const whole = (path: string, o: TreeObject, change: 'added' | 'removed'): void => {
+    const size = sizeOf(o);
+    if (!push({ path, change, type: typeOf(o), ...(change === 'added' ? { sizeBytesAfter: size } : { sizeBytesBefore: size }) })) return;
+    if (o.kind === 'dir') for (const [name, , h] of o.entries) whole(join(path, name), need(src, h), change);
+  };
+  const walk = (path: string, ha: Uint8Array, hb: Uint8Array): void => {
+    if (truncated || hashKey(ha) === hashKey(hb)) return;
+    const a = need(src, ha);
+    const b = need(src, hb);
+    if (a.kind !== b.kind) {
+      push({ path, change: 'type', type: b.kind, sizeBytesBefore: sizeOf(a), sizeBytesAfter: sizeOf(b) });
+      if (a.kind === 'dir') for (const [name, , h] of a.entries) whole(join(path, name), need(src, h), 'removed');
+      if (b.kind === 'dir') for (const [name, , h] of b.entries) whole(join(path, name), need(src, h), 'added');
+      return;
+    }
+    const what = fieldsChanged(a, b);
+    if (what.length) push({ path, change: 'modified', type: b.kind, sizeBytesBefore: sizeOf(a), sizeBytesAfter: sizeOf(b), what });
+    if (a.kind !== 'dir' || b.kind !== 'dir') return;
+    let i = 0;
+    let j = 0;
+    while (i < a.entries.length || j < b.entries.length) {
+      const ea = a.entries[i];
+      const eb = b.entries[j];
+      if (eb === undefined || (ea !== undefined && ea[0] < eb[0])) {
+        whole(join(path, ea[0]), need(src, ea[2]), 'removed');
+        i++;
+      } else if (ea === undefined || eb[0] < ea[0]) {
+        whole(join(path, eb[0]), need(src, eb[2]), 'added');
+        j++;
+      } else {
+        walk(join(path, ea[0]), ea[2], eb[2]);
+        i++;
+        j++;
+      }
+    }
+  };
+  walk('/', rootA, rootB);
+  return { entries: out, truncated };
+}
+
+function join(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export interface TreeFigures {
+  fileCount: number;
+  dirCount: number;
+  /** Logical bytes of its files. */
+  sizeBytes: number;
+}
+
+/** Counts of a tree; `memo` (by object hash) lets trees that share subtrees share the work. */
+export function treeFigures(src: ObjectSource, root: Uint8Array, memo: Map<string, TreeFigures>): TreeFigures {
+  const k = hashKey(root);
+  const known = memo.get(k);
+  if (known) return known;
+  const o = need(src, root);
+  const f: TreeFigures = { fileCount: 0, dirCount: 0, sizeBytes: 0 };
+  if (o.kind === 'dir') {
+    f.dirCount = 1;
+    for (const [, , h] of o.entries) {
+      const c = treeFigures(src, h, memo);
+      f.fileCount += c.fileCount;
+      f.dirCount += c.dirCount;
+      f.sizeBytes += c.sizeBytes;
+    }
+  } else if (o.kind === 'file') {
+    f.fileCount = 1;
+    f.sizeBytes = o.sizeBytes;
+  }
+  memo.set(k, f);
+  return f;
+}
+
+/** Distinct page chunks a tree reaches: hex hash -> stored length in bytes. */
+export function treePages(src: ObjectSource, root: Uint8Array, into = new Map<string, number>(), seen = new Set<string>()): Map<string, number> {
+  const k = hashKey(root);
+  if (seen.has(k)) return into;
+  seen.add(k);
+  const o = need(src, root);
+  if (o.kind === 'dir') for (const [, , h] of o.entries) treePages(src, h, into, seen);
+  else if (o.kind === 'file') for (const [, h, l] of o.pages) if (h) into.set(hashKey(h), Math.max(l, into.get(hashKey(h)) ?? 0));
+  return into;
+}

@@ -1,0 +1,152 @@
+/**
+ * The snapshot half of FsState.apply: FsSnapshotCreate, FsSnapshotDelete, FsRestore and
+ * FsClone. Only state.ts calls these, from apply, so the state still changes only through
+ * records, live and on replay alike.
+ *
+ * Held objects. `state.held` holds every tree object (tree.ts) some snapshot reaches,
+ * decoded; it is closed downwards (a held directory's children are held). Each held
+ * object carries one chunk reference (a ChunkRef +1 in the transaction that took it, -1 in
+ * the one that released it), so content-store GC never sweeps a snapshot's objects. Page
+ * chunks that only snapshots reach carry no reference: they are kept by the roots the
+ * filesystem hands to GC (Filesystem.liveChunks names the live tree's pages and every held
+ * object and page).
+ *
+ * FsSnapshotCreate takes the objects it reaches that are not held yet from an
+ * ObjectSource given to apply (the engine's materialisation on the live path; mount loads
+ * them from the content store, tree.loadTree). FsRestore and FsClone need nothing outside
+ * the state. Both allocate inode numbers from state.nextIno in a fixed order (entries by
+ * name for a restore, by cookie for a clone), so replay allocates the same numbers.
+ */
+import { ROOT_INO } from './protocol.ts';
+import type { ChunkDelta, FsState, Inode } from './state.ts';
+import type { FsRecords, Time } from './records.ts';
+import { hashKey } from './pages.ts';
+import type { ObjectSource, TreeObject } from './tree.ts';
+
+function fail(message: string): never {
+  throw new Error(`fs state: ${message}`);
+}
+
+export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate'], objects: ObjectSource | undefined, deltas: ChunkDelta[]): void {
+  if (s.snapshots.has(p.name)) fail(`FsSnapshotCreate: '${p.name}' exists`);
+  const todo: Uint8Array[] = [p.root];
+  const taken: string[] = [];
+  while (todo.length) {
+    const h = todo.pop()!;
+    const k = hashKey(h);
+    if (s.held.has(k)) continue;
+    const obj = objects?.object(h);
+    if (!obj) {
+      for (const t of taken) s.held.delete(t); // nothing changed: the record does not fit
+      fail(`FsSnapshotCreate: object ${k} of '${p.name}' is not available`);
+    }
+    if (taken.length === 0 && obj.kind !== 'dir') fail(`FsSnapshotCreate: the root of '${p.name}' is not a directory`);
+    s.held.set(k, { hash: h, obj });
+    taken.push(k);
+    if (obj.kind === 'dir') for (const e of obj.entries) todo.push(e[2]);
+  }
+  for (const k of taken) deltas.push({ hash: s.held.get(k)!.hash, delta: +1 });
+  s.snapshots.set(p.name, { root: p.root, t: p.t });
+}
+
+/** Every held object some snapshot reaches (by key). */
+export function reachable(s: FsState, roots: Iterable<Uint8Array>): Set<string> {
+  const marked = new Set<string>();
+  const todo = [...roots];
+  while (todo.length) {
+    const h = todo.pop()!;
+    const k = hashKey(h);
+    if (marked.has(k)) continue;
+    const held = s.held.get(k) ?? fail(`held objects are not closed: ${k} is missing`);
+    marked.add(k);
+    if (held.obj.kind === 'dir') for (const e of held.obj.entries) todo.push(e[2]);
+  }
+  return marked;
+}
+
+export function applySnapshotDelete(s: FsState, p: FsRecords['FsSnapshotDelete'], deltas: ChunkDelta[]): void {
+  if (!s.snapshots.delete(p.name)) fail(`FsSnapshotDelete: no snapshot '${p.name}'`);
+  const marked = reachable(s, [...s.snapshots.values()].map((v) => v.root));
+  for (const [k, held] of s.held) {
+    if (marked.has(k)) continue;
+    s.held.delete(k);
+    deltas.push({ hash: held.hash, delta: -1 });
+  }
+}
+
+function newInode(s: FsState, obj: TreeObject, ino: number, parent: number, t: Time): Inode {
+  const n: Inode = { ino, type: obj.kind, mode: obj.mode, uid: obj.uid, gid: obj.gid, nlink: 1, sizeBytes: 0, atime: obj.mtime, mtime: obj.mtime, ctime: t, dataVersion: 0 };
+  if (obj.kind === 'file') {
+    n.sizeBytes = obj.sizeBytes;
+    n.pages = new Map(obj.pages.map(([index, hash, lengthBytes]) => [index, { hash, lengthBytes }]));
+  } else if (obj.kind === 'symlink') {
+    n.target = obj.target;
+    n.sizeBytes = new TextEncoder().encode(obj.target).length;
+  } else {
+    n.nlink = 2;
+    n.dir = { entries: new Map(), parent, nextCookie: 1 };
+  }
+  if (s.inodes.has(ino)) fail(`inode ${ino} is in use`);
+  s.inodes.set(ino, n);
+  return n;
+}
+
+/** Builds the inodes of a directory object's entries under `dir` (name order). */
+function buildEntries(s: FsState, dir: Inode, obj: Extract<TreeObject, { kind: 'dir' }>, t: Time, deltas: ChunkDelta[]): void {
+  for (const [name, , hash] of obj.entries) {
+    const child = s.held.get(hashKey(hash))?.obj ?? fail(`FsRestore: object ${hashKey(hash)} is not held`);
+    const n = newInode(s, child, s.nextIno++, dir.ino, t);
+    dir.dir!.entries.set(name, { ino: n.ino, cookie: dir.dir!.nextCookie++ });
+    if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: +1 });
+    if (child.kind === 'dir') {
+      dir.nlink++;
+      buildEntries(s, n, child, t, deltas);
+    }
+  }
+}
+
+export function applyRestore(s: FsState, p: FsRecords['FsRestore'], deltas: ChunkDelta[]): void {
+  const snap = s.snapshots.get(p.name) ?? fail(`FsRestore: no snapshot '${p.name}'`);
+  const rootObj = s.held.get(hashKey(snap.root))?.obj ?? fail(`FsRestore: the root of '${p.name}' is not held`);
+  if (rootObj.kind !== 'dir') fail(`FsRestore: the root of '${p.name}' is not a directory`);
+  const oldRoot = s.inode(ROOT_INO);
+  for (const n of s.inodes.values()) if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: -1 });
+  s.inodes.clear();
+  const root = newInode(s, rootObj, ROOT_INO, ROOT_INO, p.t);
+  root.dataVersion = oldRoot.dataVersion + 1;
+  buildEntries(s, root, rootObj, p.t, deltas);
+}
+
+/** Copies inode `n` (and, for a directory, its subtree) as a new inode under `parent`. */
+function copyInode(s: FsState, n: Inode, parent: number, t: Time, deltas: ChunkDelta[]): Inode {
+  const c: Inode = { ...n, ino: s.nextIno++, nlink: n.dir ? 2 : 1, ctime: t, dataVersion: 0 };
+  delete c.pages;
+  delete c.dir;
+  if (n.pages) {
+    c.pages = new Map();
+    for (const [index, page] of n.pages) {
+      c.pages.set(index, { hash: page.hash, lengthBytes: page.lengthBytes });
+      if (page.hash) deltas.push({ hash: page.hash, delta: +1 });
+    }
+  }
+  s.inodes.set(c.ino, c);
+  if (n.dir) {
+    c.dir = { entries: new Map(), parent, nextCookie: 1 };
+    for (const [name, e] of [...n.dir.entries]) {
+      const child = copyInode(s, s.inode(e.ino), c.ino, t, deltas);
+      c.dir.entries.set(name, { ino: child.ino, cookie: c.dir.nextCookie++ });
+      if (child.dir) c.nlink++;
+    }
+  }
+  return c;
+}
+
+export function applyClone(s: FsState, p: FsRecords['FsClone'], deltas: ChunkDelta[]): void {
+  const src = s.inode(p.ino);
+  const d = s.dirOf(p.parent);
+  if (d.entries.has(p.name)) fail(`FsClone: '${p.name}' exists in ${p.parent}`);
+  if (src.nlink === 0) fail(`FsClone: inode ${p.ino} has no names`);
+  const c = copyInode(s, src, p.parent, p.t, deltas);
+  s.addEntry(p.parent, p.name, c.ino, p.t);
+  if (c.dir) s.inode(p.parent).nlink++;
+}

@@ -1,0 +1,204 @@
+// A random-operation check of snapshots: ordinary changes interleaved with snapshot
+// create, restore, delete and diff, and remounts. The model of a snapshot is the dump of
+// the live tree (dumpFs, without nlink: a snapshot does not keep hard-link identity) taken
+// when it was made; after a restore the live tree must equal it, a diff must equal the
+// difference of two dumps, and a remount keeps everything. Ordinary operations are checked
+// against the reference model elsewhere (model-check.ts); here they only make changes.
+import { expect } from 'vitest';
+import fc from 'fast-check';
+import { ServiceError } from '../../kernel/errors.ts';
+import type { DiffEntry, FsClient } from '../../services/fs/protocol.ts';
+import { dumpFs, type Subject } from './model-check.ts';
+
+const PATHS = ['/a', '/b', '/d/a', '/d/b', '/d/e/a', '/d/e/b'];
+const DIRS = ['/d', '/d/e'];
+const SNAPS = ['s0', 's1', 's2'];
+
+export type SnapOp =
+  | { kind: 'write'; path: number; offsetBytes: number; lengthBytes: number; seed: number }
+  | { kind: 'truncate'; path: number; sizeBytes: number }
+  | { kind: 'mkdir' | 'rmdir'; dir: number }
+  | { kind: 'unlink'; path: number }
+  | { kind: 'rename'; path: number; path2: number }
+  | { kind: 'chmod'; path: number; mode: number }
+  | { kind: 'symlink'; path: number }
+  | { kind: 'create' | 'restore' | 'delete'; snap: number }
+  | { kind: 'diff'; snap: number; to: number }
+  | { kind: 'remount' };
+
+const KIB = 1024;
+export const snapOpArb: fc.Arbitrary<SnapOp> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), path: fc.nat(PATHS.length - 1), offsetBytes: fc.oneof(fc.nat(140 * KIB), fc.constant(0)), lengthBytes: fc.integer({ min: 1, max: 70 * KIB }), seed: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), path: fc.nat(PATHS.length - 1), sizeBytes: fc.nat(140 * KIB) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('mkdir' as const, 'rmdir' as const), dir: fc.nat(DIRS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unlink' as const), path: fc.nat(PATHS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rename' as const), path: fc.nat(PATHS.length - 1), path2: fc.nat(PATHS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('chmod' as const), path: fc.nat(PATHS.length - 1), mode: fc.constantFrom(0o600, 0o644, 0o755) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('symlink' as const), path: fc.nat(PATHS.length - 1) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('create' as const, 'restore' as const, 'delete' as const), snap: fc.nat(SNAPS.length - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('diff' as const), snap: fc.nat(SNAPS.length - 1), to: fc.nat(SNAPS.length) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'remount' as const }) },
+);
+
+function bytes(lengthBytes: number, seed: number): Uint8Array {
+  const out = new Uint8Array(lengthBytes);
+  let x = seed | 1;
+  for (let i = 0; i < lengthBytes; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24 || 1;
+  return out;
+}
+
+type Dump = Record<string, string>;
+
+export async function snapDump(fs: FsClient): Promise<Dump> {
+  const d = await dumpFs(fs);
+  for (const k of Object.keys(d)) d[k] = d[k].replace(/ nlink=\d+/, '');
+  return d;
+}
+
+/** What a diff from `a` to `b` must say, from two dumps: [path, change] sorted by path. */
+export function modelDiff(a: Dump, b: Dump): string[] {
+  const out: string[] = [];
+  const parts = (v: string) => v.split(' '); // type mode size [detail]
+  for (const p of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[p];
+    const y = b[p];
+    if (x === undefined) out.push(`${p} added`);
+    else if (y === undefined) out.push(`${p} removed`);
+    else {
+      const [tx, mx] = parts(x);
+      const [ty, my] = parts(y);
+      if (tx !== ty) out.push(`${p} type`);
+      else if (tx === 'dir' ? mx !== my : x !== y) out.push(`${p} modified`);
+    }
+  }
+  return out.sort();
+}
+
+export function shownDiff(entries: DiffEntry[]): string[] {
+  return entries.map((e) => `${e.path} ${e.change}`).sort();
+}
+
+async function attempt(f: () => Promise<unknown>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    if (!(e instanceof ServiceError)) throw e;
+  }
+}
+
+function split(path: string): [string, string] {
+  const i = path.lastIndexOf('/');
+  return [path.slice(0, i) || '/', path.slice(i + 1)];
+}
+
+/** Runs one script; throws on the first disagreement. */
+export async function runSnapshotCheck(open: () => Promise<Subject>, script: SnapOp[]): Promise<void> {
+  const subject = await open();
+  let fs = subject.fs;
+  const model = new Map<string, Dump>();
+  const parentIno = async (path: string) => (await fs.resolve(split(path)[0], false)).ino;
+  try {
+    for (const op of script) {
+      const where = JSON.stringify(op);
+      switch (op.kind) {
+        case 'write':
+          await attempt(async () => {
+            const path = PATHS[op.path];
+            const parent = await parentIno(path);
+            let handle: number;
+            try {
+              handle = (await fs.open((await fs.resolve(path, false)).ino, { read: true, write: true })).handle;
+            } catch {
+              handle = (await fs.create(parent, split(path)[1], 0o644)).handle;
+            }
+            try {
+              await fs.write(handle, op.offsetBytes, bytes(op.lengthBytes, op.seed));
+            } finally {
+              await fs.close(handle);
+            }
+          });
+          break;
+        case 'truncate':
+          await attempt(async () => fs.truncate((await fs.resolve(PATHS[op.path], false)).ino, op.sizeBytes));
+          break;
+        case 'mkdir':
+        case 'rmdir':
+          await attempt(async () => (op.kind === 'mkdir' ? fs.mkdir(await parentIno(DIRS[op.dir]), split(DIRS[op.dir])[1]) : fs.rmdir(await parentIno(DIRS[op.dir]), split(DIRS[op.dir])[1])));
+          break;
+        case 'unlink':
+          await attempt(async () => fs.unlink(await parentIno(PATHS[op.path]), split(PATHS[op.path])[1]));
+          break;
+        case 'rename':
+          await attempt(async () => fs.rename(await parentIno(PATHS[op.path]), split(PATHS[op.path])[1], await parentIno(PATHS[op.path2]), split(PATHS[op.path2])[1]));
+          break;
+        case 'chmod':
+          await attempt(async () => fs.setattr((await fs.resolve(PATHS[op.path], false)).ino, { mode: op.mode }));
+          break;
+        case 'symlink':
+          await attempt(async () => fs.symlink(await parentIno(PATHS[op.path]), split(PATHS[op.path])[1], `t${op.path}`));
+          break;
+        case 'create': {
+          const name = SNAPS[op.snap];
+          if (model.has(name)) {
+            await expect(fs.snapshotCreate(name), where).rejects.toMatchObject({ code: 'EEXIST' });
+            break;
+          }
+          const info = await fs.snapshotCreate(name);
+          model.set(name, await snapDump(fs));
+          expect(info.name).toBe(name);
+          break;
+        }
+        case 'restore': {
+          const name = SNAPS[op.snap];
+          if (!model.has(name)) {
+            await expect(fs.snapshotRestore(name), where).rejects.toMatchObject({ code: 'ENOENT' });
+            break;
+          }
+          const before = await snapDump(fs);
+          const saved = await fs.snapshotRestore(name);
+          expect(await snapDump(fs), where).toEqual(model.get(name));
+          model.set(saved, before);
+          break;
+        }
+        case 'delete': {
+          const name = SNAPS[op.snap];
+          if (!model.has(name)) {
+            await expect(fs.snapshotDelete(name), where).rejects.toMatchObject({ code: 'ENOENT' });
+            break;
+          }
+          await fs.snapshotDelete(name);
+          model.delete(name);
+          break;
+        }
+        case 'diff': {
+          const from = SNAPS[op.snap];
+          const to = op.to < SNAPS.length ? SNAPS[op.to] : undefined;
+          if (!model.has(from) || (to !== undefined && !model.has(to))) {
+            await expect(fs.snapshotDiff(from, to), where).rejects.toMatchObject({ code: 'ENOENT' });
+            break;
+          }
+          const b = to === undefined ? await snapDump(fs) : model.get(to)!;
+          const r = await fs.snapshotDiff(from, to);
+          expect(shownDiff(r.entries), where).toEqual(modelDiff(model.get(from)!, b));
+          break;
+        }
+        case 'remount':
+          fs = await subject.remount();
+          break;
+      }
+    }
+    const live = await snapDump(fs);
+    const names = (await fs.snapshotList()).map((s) => s.name).sort();
+    expect(names).toEqual([...model.keys()].sort());
+    fs = await subject.remount();
+    expect(await snapDump(fs)).toEqual(live);
+    expect((await fs.snapshotList()).map((s) => s.name).sort()).toEqual(names);
+    // Every snapshot still restores to its model after the remount.
+    for (const [name, dump] of [...model].filter(([n]) => SNAPS.includes(n))) {
+      await fs.snapshotRestore(name);
+      expect(await snapDump(fs), `restore ${name} after remount`).toEqual(dump);
+    }
+  } finally {
+    await subject.close();
+  }
+}

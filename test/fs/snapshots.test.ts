@@ -1,0 +1,184 @@
+// Snapshots and clones over the whole stack (content store, Axiom, block service): the
+// random model check with reboots, GC across snapshots, clones sharing chunks, a
+// checkpoint image that carries snapshots, bad input, and restore under open handles.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
+import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
+import type { System } from '../../tools/system.ts';
+import { bootFsStack, codeOf, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
+import { runSnapshotCheck, snapDump, snapOpArb } from './snapshot-check.ts';
+import type { Subject } from './model-check.ts';
+import { memFs } from './mem-seams.ts';
+
+async function openStack(): Promise<Subject & { sys: () => System }> {
+  const disk = await formatTestDisk(new MemoryBackend(64 * MiB));
+  let sys: System = await bootFsStack(disk);
+  return {
+    fs: sys.fs!,
+    sys: () => sys,
+    remount: async () => {
+      await sys.shutdown();
+      sys = await bootFsStack(disk);
+      return sys.fs!;
+    },
+    close: async () => {
+      await sys.shutdown();
+      disk.close();
+    },
+  };
+}
+
+async function writeFile(fs: FsClient, parent: number, name: string, data: Uint8Array): Promise<number> {
+  const { attr, handle } = await fs.create(parent, name, 0o644);
+  for (let off = 0; off < data.length; off += 1 << 20) await fs.write(handle, off, data.subarray(off, off + (1 << 20)));
+  await fs.close(handle);
+  return attr.ino;
+}
+
+async function readFile(fs: FsClient, path: string): Promise<Uint8Array> {
+  const a = await fs.resolve(path);
+  const { handle } = await fs.open(a.ino, { read: true });
+  const out = new Uint8Array(a.sizeBytes);
+  for (let off = 0; off < a.sizeBytes; off += 1 << 20) out.set(await fs.read(handle, off, 1 << 20), off);
+  await fs.close(handle);
+  return out;
+}
+
+describe('snapshots over the whole stack', () => {
+  it('agree with their model on random operations across reboots', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(snapOpArb, { minLength: 10, maxLength: 30 }), (script) => runSnapshotCheck(openStack, script)),
+      { numRuns: 6 },
+    );
+  });
+
+  it('keep data only a snapshot holds through gc until the snapshot is deleted', async () => {
+    const s = await openStack();
+    try {
+      const fs = s.fs;
+      const data = patterned(2 * MiB, 7);
+      await writeFile(fs, ROOT_INO, 'f', data);
+      await fs.snapshotCreate('keep');
+      await fs.unlink(ROOT_INO, 'f');
+      await s.sys().kernel.advanceTime(11 * 60_000); // past the lease: only the snapshot keeps the pages now
+      await fs.gc();
+      const held = await s.sys().content!.stats();
+      expect(held.storedBytes).toBeGreaterThanOrEqual(data.length);
+      const [info] = await fs.snapshotList();
+      expect(info).toMatchObject({ name: 'keep', fileCount: 1, sizeBytes: data.length });
+      expect(info.exclusiveBytes).toBe(data.length); // the live tree no longer has it
+      await fs.snapshotRestore('keep');
+      expect(Buffer.compare(await readFile(fs, '/f'), data)).toBe(0);
+      // Delete every snapshot and the file again: the bytes go.
+      await fs.unlink(ROOT_INO, 'f');
+      for (const sn of await fs.snapshotList()) await fs.snapshotDelete(sn.name);
+      await s.sys().kernel.advanceTime(11 * 60_000); // past the content store's lease on puts without a reference
+      const report = await fs.gc();
+      expect(report.sweptBytes).toBeGreaterThanOrEqual(data.length);
+      expect((await s.sys().content!.stats()).storedBytes).toBeLessThan(held.storedBytes - data.length + 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('clone a multi-MiB file without new data chunks; a 4 KiB write into the clone adds one chunk', async () => {
+    const s = await openStack();
+    try {
+      const fs = s.fs;
+      const data = patterned(4 * MiB, 11);
+      const ino = await writeFile(fs, ROOT_INO, 'orig', data);
+      const before = await s.sys().content!.stats();
+      const c = await fs.clone(ino, ROOT_INO, 'copy');
+      expect(c.sizeBytes).toBe(data.length);
+      expect(c.ino).not.toBe(ino);
+      const cloned = await s.sys().content!.stats();
+      expect(cloned.chunkCount).toBe(before.chunkCount);
+      expect(cloned.storedBytes).toBe(before.storedBytes);
+      const { handle } = await fs.open(c.ino, { read: true, write: true });
+      await fs.write(handle, 100_000, new Uint8Array(4096).fill(0xab));
+      await fs.close(handle);
+      const after = await s.sys().content!.stats();
+      expect(after.chunkCount).toBe(cloned.chunkCount + 1);
+      expect(Buffer.compare(await readFile(fs, '/orig'), data)).toBe(0);
+      const expected = data.slice();
+      expected.fill(0xab, 100_000, 104_096);
+      expect(Buffer.compare(await readFile(fs, '/copy'), expected)).toBe(0);
+      // A directory clone copies the subtree; both survive a reboot.
+      const d = await fs.mkdir(ROOT_INO, 'd');
+      await writeFile(fs, d.ino, 'x', patterned(70_000, 3));
+      await fs.clone(d.ino, ROOT_INO, 'd2');
+      const dump = await snapDump(fs);
+      expect(dump['/d2/x']).toBe(dump['/d/x']);
+      const fs2 = await s.remount();
+      expect(await snapDump(fs2)).toEqual(dump);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuse bad input: unknown names, duplicates, names with / ; restore under open handles gives ESTALE', async () => {
+    const s = await openStack();
+    try {
+      const fs = s.fs;
+      expect(await codeOf(fs.snapshotCreate('a/b'))).toBe('EINVAL');
+      expect(await codeOf(fs.snapshotCreate(''))).toBe('EINVAL');
+      expect(await codeOf(fs.snapshotCreate('x'.repeat(300)))).toBe('ENAMETOOLONG');
+      expect(await codeOf(fs.snapshotRestore('nope'))).toBe('ENOENT');
+      expect(await codeOf(fs.snapshotDelete('nope'))).toBe('ENOENT');
+      expect(await codeOf(fs.snapshotDiff('nope'))).toBe('ENOENT');
+      await writeFile(fs, ROOT_INO, 'kept', patterned(1000, 1));
+      await fs.snapshotCreate('one');
+      expect(await codeOf(fs.snapshotCreate('one'))).toBe('EEXIST');
+      expect(await codeOf(fs.snapshotDiff('one', 'nope'))).toBe('ENOENT');
+      const late = await fs.create(ROOT_INO, 'late', 0o644);
+      await fs.write(late.handle, 0, patterned(5000, 2)); // buffered: restore commits it into the automatic snapshot
+      const kept = await fs.open((await fs.resolve('/kept')).ino, { read: true });
+      const saved = await fs.snapshotRestore('one');
+      expect(saved).toBe('pre-restore-1');
+      expect(await codeOf(fs.read(late.handle, 0, 10))).toBe('ESTALE');
+      expect(await codeOf(fs.write(late.handle, 0, new Uint8Array(1)))).toBe('ESTALE');
+      expect(await codeOf(fs.read(kept.handle, 0, 10))).toBe('ESTALE');
+      await fs.close(late.handle);
+      await fs.close(kept.handle);
+      expect(await codeOf(fs.resolve('/late'))).toBe('ENOENT');
+      const diff = await fs.snapshotDiff('one', saved);
+      expect(diff.entries.map((e) => `${e.change} ${e.path}`)).toEqual(['added /late']);
+      expect((await fs.snapshotList()).map((x) => x.name)).toEqual(['one', 'pre-restore-1']);
+      expect(await codeOf(fs.clone(999_999, ROOT_INO, 'c'))).toBe('ESTALE');
+      expect(await codeOf(fs.clone((await fs.resolve('/kept')).ino, ROOT_INO, 'kept'))).toBe('EEXIST');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('snapshots in the engine', () => {
+  it('materialise again only what changed, and survive a checkpoint image', async () => {
+    const m = await memFs();
+    const fs = m.fs;
+    const dirs: number[] = [];
+    for (let i = 0; i < 10; i++) dirs.push((await fs.mkdir(ROOT_INO, `d${i}`)).ino);
+    for (const d of dirs) for (let j = 0; j < 20; j++) await fs.close((await fs.create(d, `f${j}`, 0o644)).handle);
+    await fs.snapshotCreate('a');
+    const first = m.engine().objectsEncoded();
+    expect(first).toBe(1 + 10 + 200);
+    const h = await fs.open((await fs.resolve('/d3/f7')).ino, { write: true });
+    await fs.write(h.handle, 0, patterned(10, 1));
+    await fs.close(h.handle);
+    await fs.snapshotCreate('b');
+    expect(m.engine().objectsEncoded() - first).toBe(3); // the file, /d3 and the root
+    const diff = await fs.snapshotDiff('a', 'b');
+    expect(diff.entries).toEqual([{ path: '/d3/f7', change: 'modified', type: 'file', sizeBytesBefore: 0, sizeBytesAfter: 10, what: ['content', 'size'] }]);
+    await m.engine().checkpoint();
+    const dump = await snapDump(fs);
+    await fs.snapshotRestore('a');
+    const fs2 = await m.remount(); // the image holds the snapshots; the log after it the restore
+    expect((await fs2.snapshotList()).map((s) => s.name)).toEqual(['a', 'b', 'pre-restore-1']);
+    expect((await fs2.getattr((await fs2.resolve('/d3/f7')).ino)).sizeBytes).toBe(0);
+    await fs2.snapshotRestore('b');
+    expect(await snapDump(fs2)).toEqual(dump);
+    m.engine().checkState();
+    await m.close();
+  });
+});
