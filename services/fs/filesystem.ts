@@ -41,6 +41,7 @@ import { decodeImage, encodeImage } from './image.ts';
 import { Materialiser } from './materialise.ts';
 import { Snapshots } from './snapshots.ts';
 import { loadTree, mapSource, type ObjectSource } from './tree.ts';
+import { SnapshotView, SNAPSHOTS_DIR_INO, SNAPSHOTS_DIR_NAME, isVirtual } from './snapshot-view.ts';
 
 interface Handle {
   ino: number;
@@ -93,6 +94,8 @@ export class Filesystem {
   private readonly mat = new Materialiser();
   /** Snapshot operations (snapshots.ts), over this engine's state and commit path. */
   readonly snapshots: Snapshots;
+  /** Read-only /.snapshots (snapshot-view.ts): inodes from VIRTUAL_INO_BASE up. */
+  private readonly view = new SnapshotView(() => this.state);
 
   private constructor(
     private readonly chunks: ChunkSink,
@@ -233,6 +236,7 @@ export class Filesystem {
 
   getattr(ino: number): Attr {
     this.alive();
+    if (isVirtual(ino)) return this.view.getattr(ino);
     this.inodeOf(ino);
     const a = this.state.attr(ino);
     const p = this.pending.get(ino);
@@ -242,6 +246,8 @@ export class Filesystem {
 
   lookup(parent: number, name: string): Attr {
     this.alive();
+    if (isVirtual(parent)) return this.view.getattr(this.view.lookup(parent, name));
+    if (parent === ROOT_INO && name === SNAPSHOTS_DIR_NAME && !this.state.dirOf(ROOT_INO).entries.has(name)) return this.view.getattr(SNAPSHOTS_DIR_INO);
     ops.needDir(this.state, parent);
     const ino = this.state.child(parent, name);
     if (ino === undefined) throw fsError('ENOENT', `'${name}' not found`);
@@ -250,7 +256,7 @@ export class Filesystem {
 
   walk(ino: number, names: string[]): WalkResult {
     this.alive();
-    this.inodeOf(ino);
+    this.getattr(ino);
     const out: WalkResult = { attrs: [] };
     let cur = ino;
     for (const name of names) {
@@ -276,12 +282,12 @@ export class Filesystem {
         const part = parts[i];
         if (part === '' || part === '.') continue;
         if (new TextEncoder().encode(part).length > NAME_LENGTH_BYTES_MAX) throw fsError('ENAMETOOLONG', `'${part.slice(0, 20)}...' is too long`);
-        const next = this.lookup(cur, part).ino;
-        const n = this.inodeOf(next);
-        if (n.type === 'symlink' && (followLast || i < parts.length - 1)) {
+        const next = this.lookup(cur, part);
+        if (next.type === 'symlink' && (followLast || i < parts.length - 1)) {
           if (++follows > SYMLINK_FOLLOW_MAX) throw fsError('ELOOP', 'too many symbolic links');
-          cur = walk(n.target!.startsWith('/') ? ROOT_INO : cur, n.target!.split('/'));
-        } else cur = next;
+          const target = this.readlink(next.ino);
+          cur = walk(target.startsWith('/') ? ROOT_INO : cur, target.split('/'));
+        } else cur = next.ino;
       }
       return cur;
     };
@@ -290,12 +296,14 @@ export class Filesystem {
 
   readdir(ino: number, cookie: number, limit: number) {
     this.alive();
+    if (isVirtual(ino)) return this.view.readdir(ino, cookie, limit);
     ops.needDir(this.state, ino);
     return this.state.readdir(ino, cookie, limit);
   }
 
   readlink(ino: number): string {
     this.alive();
+    if (isVirtual(ino)) return this.view.readlink(ino);
     const n = this.inodeOf(ino);
     if (n.type !== 'symlink') throw fsError('EINVAL', 'not a symlink');
     return n.target!;
@@ -360,6 +368,7 @@ export class Filesystem {
 
   async setattr(ino: number, set: SetAttr): Promise<Attr> {
     this.alive();
+    if (isVirtual(ino)) throw fsError('EROFS', 'snapshots are read-only');
     const { sizeBytes, ...rest } = set;
     if (sizeBytes !== undefined) await this.truncate(ino, sizeBytes);
     if (Object.keys(rest).length) {
@@ -402,6 +411,12 @@ export class Filesystem {
 
   async open(ino: number, flags: OpenFlags): Promise<{ handle: number; attr: Attr }> {
     this.alive();
+    if (isVirtual(ino)) {
+      const a = this.view.getattr(ino);
+      if (a.type === 'symlink') throw fsError('ELOOP', 'cannot open a symlink');
+      if (flags.write || flags.truncate || flags.append) throw fsError('EROFS', 'snapshots are read-only');
+      return { handle: this.openHandle(ino, flags), attr: a };
+    }
     const n = this.inodeOf(ino);
     if (n.type === 'symlink') throw fsError('ELOOP', 'cannot open a symlink');
     if (n.dir && (flags.write || flags.truncate || flags.append)) throw fsError('EISDIR', 'cannot open a directory for writing');
@@ -462,6 +477,7 @@ export class Filesystem {
   async read(h: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
     this.alive();
     const { ino, flags } = this.handle(h);
+    if (isVirtual(ino)) return this.readVirtual(ino, offsetBytes, lengthBytes);
     const n = this.inodeOf(ino);
     if (n.dir) throw fsError('EISDIR', 'read of a directory');
     if (!flags.read) throw fsError('EBADF', 'the handle is not open for reading');
@@ -531,8 +547,32 @@ export class Filesystem {
     }
   }
 
+  /** A read of a file under /.snapshots: its pages from the snapshot's manifest. */
+  private async readVirtual(ino: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    if (this.view.getattr(ino).type !== 'file') throw fsError('EISDIR', 'read of a directory');
+    const end = Math.min(this.view.sizeOf(ino), offsetBytes + lengthBytes);
+    if (offsetBytes >= end) return new Uint8Array(0);
+    const out = new Uint8Array(end - offsetBytes);
+    for (let index = Math.floor(offsetBytes / PAGE_SIZE_BYTES); index * PAGE_SIZE_BYTES < end; index++) {
+      const page = this.view.page(ino, index);
+      if (!page?.hash) continue;
+      const key = hashKey(page.hash);
+      let bytes = this.cache.get(key);
+      if (!bytes) {
+        bytes = await this.chunks.get(page.hash);
+        this.cache.put(key, bytes);
+      }
+      const pageStart = index * PAGE_SIZE_BYTES;
+      const from = Math.max(offsetBytes, pageStart) - pageStart;
+      const to = Math.min(end - pageStart, page.lengthBytes, bytes.length);
+      if (from < to) out.set(bytes.subarray(from, to), pageStart + from - offsetBytes);
+    }
+    return out;
+  }
+
   async truncate(ino: number, sizeBytes: number): Promise<Attr> {
     this.alive();
+    if (isVirtual(ino)) throw fsError('EROFS', 'snapshots are read-only');
     const n = this.inodeOf(ino);
     if (n.dir) throw fsError('EISDIR', 'truncate of a directory');
     if (n.type !== 'file') throw fsError('EINVAL', 'truncate of a symlink');

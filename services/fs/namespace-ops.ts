@@ -4,11 +4,13 @@
  * applies the records (state.ts) and commits them, so an operation that fails its checks
  * leaves no trace.
  *
- * Errors follow Linux where POSIX leaves a choice (see services/fs/protocol.ts).
+ * Errors follow Linux where POSIX leaves a choice (see services/fs/protocol.ts). A
+ * directory under /.snapshots (snapshot-view.ts) takes no changes: EROFS.
  */
 import { fsError, type SetAttr } from './protocol.ts';
 import { fromTimespec, type FsState } from './state.ts';
 import type { FsRecord, Time } from './records.ts';
+import { isVirtual } from './snapshot-view.ts';
 
 export interface OpContext {
   now(): Time;
@@ -17,6 +19,7 @@ export interface OpContext {
 }
 
 export function needDir(state: FsState, ino: number): void {
+  if (isVirtual(ino)) throw fsError('EROFS', 'snapshots are read-only');
   const n = state.get(ino);
   if (!n) throw fsError('ESTALE', `no inode ${ino}`);
   if (!n.dir) throw fsError('ENOTDIR', `inode ${ino} is not a directory`);
@@ -43,6 +46,7 @@ export function symlinkOp(state: FsState, c: OpContext, parent: number, name: st
 }
 
 export function linkOp(state: FsState, c: OpContext, ino: number, parent: number, name: string): FsRecord[] {
+  if (isVirtual(ino)) throw fsError('EROFS', 'snapshots are read-only');
   const n = state.get(ino);
   if (!n) throw fsError('ESTALE', `no inode ${ino}`);
   if (n.dir) throw fsError('EPERM', 'a hard link to a directory');

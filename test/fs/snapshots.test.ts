@@ -181,4 +181,42 @@ describe('snapshots in the engine', () => {
     m.engine().checkState();
     await m.close();
   });
+
+  it('serve snapshots read-only under /.snapshots/NAME', async () => {
+    const m = await memFs();
+    const fs = m.fs;
+    const d = await fs.mkdir(ROOT_INO, 'd');
+    const old = patterned(150_000, 5);
+    await writeFile(fs, d.ino, 'f', old);
+    await fs.symlink(d.ino, 'l', 'f');
+    await fs.snapshotCreate('snap');
+    const h = await fs.open((await fs.resolve('/d/f')).ino, { write: true, truncate: true });
+    await fs.write(h.handle, 0, patterned(10, 6));
+    await fs.close(h.handle);
+    expect((await fs.readdir(ROOT_INO)).entries.map((e) => e.name)).toEqual(['d']); // hidden, as .zfs
+    const top = await fs.resolve('/.snapshots');
+    expect(top.type).toBe('dir');
+    expect((await fs.readdir(top.ino)).entries.map((e) => e.name)).toEqual(['snap']);
+    const sd = await fs.resolve('/.snapshots/snap/d');
+    expect((await fs.readdir(sd.ino)).entries.map((e) => `${e.name} ${e.type}`)).toEqual(['f file', 'l symlink']);
+    const f = await fs.resolve('/.snapshots/snap/d/l'); // follows the symlink inside the snapshot
+    expect(f.sizeBytes).toBe(old.length);
+    expect(Buffer.compare(await readFile(fs, '/.snapshots/snap/d/f'), old)).toBe(0);
+    expect((await fs.lookup(sd.ino, '..')).ino).toBe((await fs.resolve('/.snapshots/snap')).ino);
+    expect(await codeOf(fs.open(f.ino, { read: true, write: true }))).toBe('EROFS');
+    expect(await codeOf(fs.create(sd.ino, 'new', 0o644))).toBe('EROFS');
+    expect(await codeOf(fs.mkdir(sd.ino, 'new'))).toBe('EROFS');
+    expect(await codeOf(fs.unlink(sd.ino, 'f'))).toBe('EROFS');
+    expect(await codeOf(fs.rename(sd.ino, 'f', ROOT_INO, 'stolen'))).toBe('EROFS');
+    expect(await codeOf(fs.setattr(f.ino, { mode: 0o600 }))).toBe('EROFS');
+    expect(await codeOf(fs.truncate(f.ino, 0))).toBe('EROFS');
+    expect(await codeOf(fs.link(f.ino, ROOT_INO, 'x'))).toBe('EROFS');
+    expect(await codeOf(fs.resolve('/.snapshots/nope'))).toBe('ENOENT');
+    const r = await fs.open(f.ino, { read: true });
+    await fs.snapshotDelete('snap');
+    expect(await codeOf(fs.read(r.handle, 0, 10))).toBe('ESTALE');
+    await fs.close(r.handle);
+    expect(Buffer.compare(await readFile(fs, '/d/f'), patterned(10, 6))).toBe(0);
+    await m.close();
+  });
 });
