@@ -20,7 +20,7 @@
  * every extent a checkpoint names, and frees other allocated blocks it does not know).
  */
 import { ServiceError } from '../../kernel/errors.ts';
-import { AxiomClient, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
+import { AxiomClient, TXN_RECORDS_MAX, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
 import type { BlockClient, Extent } from '../../services/block/protocol.ts';
 import type { ContentClient } from '../../services/content/protocol.ts';
 import type { ChunkSink, MetaLog } from './seams.ts';
@@ -32,6 +32,8 @@ const BLOCK_SIZE_BYTES = 4096;
 /** Pages per putMany request (each at most one fs page). */
 const PUT_BATCH_ITEMS = 64;
 const READ_RECORDS_BATCH = 4096;
+/** Records per proposal, below Axiom's TXN_RECORDS_MAX with room to spare for its size limit. */
+const TXN_RECORDS_BATCH = Math.min(2048, TXN_RECORDS_MAX);
 
 export class ContentChunks implements ChunkSink {
   constructor(private readonly content: ContentClient) {}
@@ -91,8 +93,25 @@ export class AxiomMetaLog implements MetaLog {
       else merged.set(k, { hash: d.hash, delta: d.delta });
     }
     const input: RecordInput[] = records.map((r) => ({ type: r.type, payload: r.payload }) as RecordInput);
-    for (const m of merged.values()) if (m.delta !== 0) input.push({ type: 'ChunkRef', payload: { hash: m.hash, delta: m.delta } } as RecordInput);
-    await this.axiom.propose(input);
+    const refs = [...merged.values()].filter((m) => m.delta !== 0).map((m) => ({ type: 'ChunkRef', payload: { hash: m.hash, delta: m.delta } }) as RecordInput);
+    if (input.length + refs.length <= TXN_RECORDS_BATCH) {
+      await this.axiom.propose([...input, ...refs]);
+      return;
+    }
+    // More references than one transaction takes (a restore across a large difference, a
+    // clone of a large file): increments commit before the records, decrements after them,
+    // so a crash in between over-counts (leaks until fsck) and never under-counts a chunk a
+    // record names. The proposals are issued together, in order, so no other commit lands
+    // between them out of call order; the one holding the records is this commit's commit point
+    // (the engine replies only when all have committed).
+    if (input.length > TXN_RECORDS_BATCH) throw new ServiceError('EIO', `an fs transaction of ${input.length} records`);
+    const ups = refs.filter((r) => (r.payload as { delta: number }).delta > 0);
+    const downs = refs.filter((r) => (r.payload as { delta: number }).delta < 0);
+    const batches: RecordInput[][] = [];
+    for (let i = 0; i < ups.length; i += TXN_RECORDS_BATCH) batches.push(ups.slice(i, i + TXN_RECORDS_BATCH));
+    batches.push(input);
+    for (let i = 0; i < downs.length; i += TXN_RECORDS_BATCH) batches.push(downs.slice(i, i + TXN_RECORDS_BATCH));
+    await Promise.all(batches.map((b) => this.axiom.propose(b)));
   }
 
   async replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<FsRecord> }> {

@@ -18,7 +18,7 @@
  *   FsWrite     new contents of some pages, and the size after the write
  *   FsFree      an unlinked inode whose last handle closed (or found at mount)
  *   FsSnapshotCreate  a named snapshot: the root hash of a materialised tree (tree.ts);
- *               the objects it reaches that no snapshot held yet are taken (one ChunkRef each)
+ *               the objects it reaches that no snapshot held yet are taken (GC roots, no refs)
  *   FsSnapshotDelete  drops a snapshot; objects no remaining snapshot reaches are released
  *   FsRestore   the live tree becomes a snapshot's tree (fresh inode numbers, old ones go)
  *   FsClone     a copy of a file or subtree under a new name, sharing every page chunk

@@ -5,14 +5,16 @@
  *
  * Commit points (each one Axiom transaction):
  *  - create: the objects the snapshot reaches that no snapshot holds yet are put first
- *    (`ref: false`, durable before the record: crash rule 1), then FsSnapshotCreate with one
- *    ChunkRef +1 per such object. A crash before it leaves unreferenced chunks GC reclaims.
+ *    (`ref: false`, durable before the record: crash rule 1, leased from GC meanwhile),
+ *    then FsSnapshotCreate, one record. A crash before it leaves unreferenced chunks GC
+ *    reclaims. Snapshots hold no references: GC keeps them through roots (gc() below).
  *  - restore: FsSnapshotCreate of the tree before the restore (named `pre-restore-N`, the
  *    smallest N free) and FsRestore, together: after a crash the live tree is the old one
  *    (no automatic snapshot either) or the restored one (with it), never a mix. It runs
  *    with the engine's gate shut, so the automatic snapshot is exactly the tree replaced.
- *  - delete: FsSnapshotDelete, ChunkRef -1 per object no other snapshot reaches.
- *  - clone: FsClone, ChunkRef +1 per page of the copy.
+ *  - delete: FsSnapshotDelete, one record; the next gc() reclaims what no root reaches.
+ *  - clone: FsClone, ChunkRef +1 per page of the copy (adapters.ts splits a transaction
+ *    with more references than Axiom takes in one).
  * Snapshot operations run one at a time (and GC with them: its roots must not go stale
  * while it marks).
  */

@@ -4,12 +4,13 @@
  * records, live and on replay alike.
  *
  * Held objects. `state.held` holds every tree object (tree.ts) some snapshot reaches,
- * decoded; it is closed downwards (a held directory's children are held). Each held
- * object carries one chunk reference (a ChunkRef +1 in the transaction that took it, -1 in
- * the one that released it), so content-store GC never sweeps a snapshot's objects. Page
- * chunks that only snapshots reach carry no reference: they are kept by the roots the
- * filesystem hands to GC (Filesystem.liveChunks names the live tree's pages and every held
- * object and page).
+ * decoded; it is closed downwards (a held directory's children are held). Snapshots take
+ * no chunk references, so FsSnapshotCreate and FsSnapshotDelete stay one record each
+ * however large the tree (a reference per object would pass Axiom's 4096 records per
+ * transaction on the first snapshot of a tree of 4096 inodes): a snapshot's objects, and
+ * the page chunks only snapshots reach, are kept by the roots the filesystem hands to the
+ * content store's GC (the `gc` admin op; Filesystem.liveChunks names the live tree's pages
+ * and every held object and page). A GC called without those roots would sweep them.
  *
  * FsSnapshotCreate takes the objects it reaches that are not held yet from an
  * ObjectSource given to apply (the engine's materialisation on the live path; mount loads
@@ -27,7 +28,7 @@ function fail(message: string): never {
   throw new Error(`fs state: ${message}`);
 }
 
-export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate'], objects: ObjectSource | undefined, deltas: ChunkDelta[]): void {
+export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate'], objects: ObjectSource | undefined): void {
   if (s.snapshots.has(p.name)) fail(`FsSnapshotCreate: '${p.name}' exists`);
   const todo: Uint8Array[] = [p.root];
   const taken: string[] = [];
@@ -45,7 +46,6 @@ export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate']
     taken.push(k);
     if (obj.kind === 'dir') for (const e of obj.entries) todo.push(e[2]);
   }
-  for (const k of taken) deltas.push({ hash: s.held.get(k)!.hash, delta: +1 });
   s.snapshots.set(p.name, { root: p.root, t: p.t });
 }
 
@@ -64,14 +64,10 @@ export function reachable(s: FsState, roots: Iterable<Uint8Array>): Set<string> 
   return marked;
 }
 
-export function applySnapshotDelete(s: FsState, p: FsRecords['FsSnapshotDelete'], deltas: ChunkDelta[]): void {
+export function applySnapshotDelete(s: FsState, p: FsRecords['FsSnapshotDelete']): void {
   if (!s.snapshots.delete(p.name)) fail(`FsSnapshotDelete: no snapshot '${p.name}'`);
   const marked = reachable(s, [...s.snapshots.values()].map((v) => v.root));
-  for (const [k, held] of s.held) {
-    if (marked.has(k)) continue;
-    s.held.delete(k);
-    deltas.push({ hash: held.hash, delta: -1 });
-  }
+  for (const k of [...s.held.keys()]) if (!marked.has(k)) s.held.delete(k);
 }
 
 function newInode(s: FsState, obj: TreeObject, ino: number, parent: number, t: Time): Inode {

@@ -172,10 +172,10 @@ export class FsState {
     const deltas: ChunkDelta[] = [];
     switch (record.type) {
       case 'FsSnapshotCreate':
-        applySnapshotCreate(this, record.payload, objects, deltas);
+        applySnapshotCreate(this, record.payload, objects);
         return deltas;
       case 'FsSnapshotDelete':
-        applySnapshotDelete(this, record.payload, deltas);
+        applySnapshotDelete(this, record.payload);
         return deltas;
       case 'FsRestore':
         applyRestore(this, record.payload, deltas);
