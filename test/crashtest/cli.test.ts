@@ -72,3 +72,13 @@ describe('strata crashtest (cli)', () => {
     expect(text).toContain(`replay: strata crashtest --seed 2 --workload append-fsync --ops 3 --state ${report.failures[0].stateId}`);
   });
 });
+
+describe('strata crashtest --jobs', () => {
+  it('two processes check the same states with the same verdicts as one', async () => {
+    const argv = ['--workload', 'many-small-files', '--seed', '5', '--ops', '4', '--max-states', '8', '--json'];
+    const one = JSON.parse((await capture(argv)).out) as CrashtestReport;
+    const two = JSON.parse((await capture([...argv, '--jobs', '2'])).out) as CrashtestReport;
+    expect(two.statesChecked).toBe(8);
+    expect(verdicts(two)).toEqual(verdicts(one));
+  });
+});

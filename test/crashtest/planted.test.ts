@@ -10,12 +10,12 @@ import { PLANTED_BUGS, plantedHooks } from '../../tools/crashtest/planted.ts';
 import { formatReport } from '../../tools/crashtest/report.ts';
 import { CRASH_FAMILIES } from '../../tools/crashtest/states.ts';
 
-const base: CrashtestOptions = { workloads: [findWorkload('rename-over')!], seed: 1, opCount: 6, families: CRASH_FAMILIES, maxStatesPerWorkload: 40 };
+const base: CrashtestOptions = { workloads: [findWorkload('rename-over')!], seed: 1, opCount: 6, families: CRASH_FAMILIES, maxStatesPerWorkload: 30 };
 
 describe('crashtest: planted bugs are caught', () => {
   it('the same selection passes on the honest stack', async () => {
     const report = await runCrashtest(base);
-    expect(report.statesChecked).toBe(40);
+    expect(report.statesChecked).toBe(30);
     expect(report.failures, formatReport(report)).toEqual([]);
   });
 

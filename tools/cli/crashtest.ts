@@ -8,6 +8,7 @@
  * --shard i/N --json) and merges their reports; the verdicts are the same as with one job.
  */
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 import { BUILTIN_WORKLOADS, OP_COUNT_DEFAULT, RANDOM_WORKLOAD, UNAVAILABLE_WORKLOADS, findWorkload, type Workload } from '../crashtest/workloads.ts';
 import { CRASH_FAMILIES, type CrashFamily } from '../crashtest/states.ts';
@@ -16,6 +17,9 @@ import { formatReport, mergeReports } from '../crashtest/report.ts';
 
 const MODE_FAMILIES: Record<string, CrashFamily> = { flush: 'flush', prefix: 'prefix', subsets: 'subsets', torn: 'torn' };
 const JOBS_MAX = 64;
+/** The CLI's entry and the repository root (children run it through tsx from there). */
+const STRATA_ENTRY_PATH = fileURLToPath(new URL('../strata.ts', import.meta.url));
+const REPO_ROOT_PATH = fileURLToPath(new URL('../..', import.meta.url));
 
 const spec: Record<string, OptionSpec> = {
   seed: { value: true, help: 'seed of the workloads, the subsets and the torn cuts (default 1)' },
@@ -75,8 +79,8 @@ async function runJobs(argv: string[], jobs: number): Promise<CrashtestReport> {
   const base = argv.filter((a, i) => !a.startsWith('--jobs') && argv[i - 1] !== '--jobs' && a !== '--json');
   const child = (index: number) =>
     new Promise<CrashtestReport>((resolve, reject) => {
-      const args = [...process.execArgv, process.argv[1], 'crashtest', ...base, '--shard', `${index}/${jobs}`, '--json'];
-      const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      const args = ['--import', 'tsx', STRATA_ENTRY_PATH, 'crashtest', ...base, '--shard', `${index}/${jobs}`, '--json'];
+      const p = spawn(process.execPath, args, { cwd: REPO_ROOT_PATH, stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
       p.on('error', reject);
