@@ -188,7 +188,7 @@ export interface SnapshotInfo {
   dirCount: number;
   /** Logical bytes of its files. */
   sizeBytes: number;
-  /** Bytes of page chunks that neither the live tree nor another snapshot reaches. */
+  /** Bytes of page chunks that neither the live tree nor another snapshot reaches (snapshotList only; 0 in snapshotCreate's reply, which must not cost the tree). */
   exclusiveBytes: number;
 }
 

@@ -54,8 +54,13 @@ export interface SnapshotInfo extends TreeFigures {
 
 export const AUTO_SNAPSHOT_PREFIX = 'pre-restore-';
 
+/** Bounds the figures memo (objects are immutable, so entries never go stale, only pile up). */
+const FIGURES_MEMO_ENTRIES_MAX = 1_000_000;
+
 export class Snapshots {
   private lock: Promise<unknown> = Promise.resolve();
+  /** Figures by object hash, kept across calls so create's reply costs what changed. */
+  private figures = new Map<string, TreeFigures>();
 
   constructor(private readonly host: SnapshotHost) {}
 
@@ -146,9 +151,10 @@ export class Snapshots {
     });
   }
 
-  private info(name: string, memo = new Map<string, TreeFigures>(), owners?: Map<string, string>): SnapshotInfo {
+  private info(name: string, owners?: Map<string, string>): SnapshotInfo {
     const s = this.host.state.snapshots.get(name)!;
-    const f = treeFigures(this.source(), s.root, memo);
+    if (this.figures.size > FIGURES_MEMO_ENTRIES_MAX) this.figures = new Map();
+    const f = treeFigures(this.source(), s.root, this.figures);
     let exclusiveBytes = 0;
     if (owners) for (const [k, length] of treePages(this.source(), s.root)) if (owners.get(k) === name) exclusiveBytes += length;
     return { name, rootHash: hashKey(s.root), time: { sec: s.t[0], nsec: s.t[1] }, ...f, exclusiveBytes };
@@ -163,8 +169,7 @@ export class Snapshots {
       for (const [name, s] of state.snapshots) {
         for (const k of treePages(this.source(), s.root).keys()) owners.set(k, owners.has(k) && owners.get(k) !== name ? '' : name);
       }
-      const memo = new Map<string, TreeFigures>();
-      return [...state.snapshots.keys()].map((name) => this.info(name, memo, owners));
+      return [...state.snapshots.keys()].map((name) => this.info(name, owners));
     });
   }
 

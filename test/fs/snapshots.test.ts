@@ -10,6 +10,7 @@ import { bootFsStack, codeOf, formatTestDisk, MiB, patterned } from '../helpers/
 import { runSnapshotCheck, snapDump, snapOpArb } from './snapshot-check.ts';
 import type { Subject } from './model-check.ts';
 import { memFs } from './mem-seams.ts';
+import { FsSnapshots, backendsFor } from '../../tools/shell/backends.ts';
 
 async function openStack(): Promise<Subject & { sys: () => System }> {
   const disk = await formatTestDisk(new MemoryBackend(64 * MiB));
@@ -147,6 +148,32 @@ describe('snapshots over the whole stack', () => {
       expect((await fs.snapshotList()).map((x) => x.name)).toEqual(['one', 'pre-restore-1']);
       expect(await codeOf(fs.clone(999_999, ROOT_INO, 'c'))).toBe('ESTALE');
       expect(await codeOf(fs.clone((await fs.resolve('/kept')).ino, ROOT_INO, 'kept'))).toBe('EEXIST');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('the shell wiring (tools/shell/backends.ts)', () => {
+  it('serves SnapshotsApi and GcApi from services/fs over the real stack', async () => {
+    const s = await openStack();
+    try {
+      const backends = backendsFor(s.sys());
+      expect(backends.snapshots).toBeInstanceOf(FsSnapshots);
+      const api = backends.snapshots!;
+      await writeFile(s.fs, ROOT_INO, 'a', patterned(3000, 1));
+      const made = await api.create('one');
+      expect(made).toMatchObject({ name: 'one', fileCount: 1, dirCount: 1, sizeBytes: 3000 });
+      expect(made.rootHash).toMatch(/^[0-9a-f]{64}$/);
+      await s.fs.unlink(ROOT_INO, 'a');
+      expect(await api.diff('one')).toEqual([{ path: '/a', change: 'removed', type: 'file', sizeBytesBefore: 3000, sizeBytesAfter: undefined }]);
+      expect((await api.show('one')).name).toBe('one');
+      expect(await codeOf(api.show('nope'))).toBe('ENOENT');
+      await api.restore('one');
+      expect((await api.list()).map((x) => x.name)).toEqual(['one', 'pre-restore-1']);
+      await api.delete('pre-restore-1');
+      expect((await backends.gc!.gc()).liveChunks).toBeGreaterThan(0);
+      expect((await s.fs.resolve('/a')).sizeBytes).toBe(3000);
     } finally {
       await s.close();
     }
