@@ -44,12 +44,6 @@ function errorText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/**
- * Boots on `image`, reads the tree and runs fsck, then cuts the power. The system is
- * abandoned, not stopped: a clean stop would only do work (drain pools, checkpoint) that
- * the power cut throws away, and it is half a state's time. Nothing of it stays
- * reachable (virtual clock: no host timers), so the collector takes it.
- */
 interface Recovered {
   tree: Tree;
   /** fsck's findings, the block mount's own ("block: at mount: ...") included. */
@@ -59,6 +53,12 @@ interface Recovered {
 
 const MOUNT_FINDING = /^block: at mount: /;
 
+/**
+ * Boots on `image`, reads the tree and runs fsck, then cuts the power. The system is
+ * abandoned, not stopped: a clean stop would only do work (drain pools, checkpoint) that
+ * the power cut throws away, and it is half a state's time. Nothing of it stays
+ * reachable (virtual clock: no host timers), so the collector takes it.
+ */
 async function recover(image: Uint8Array, seed: number): Promise<Recovered> {
   const disk = new RecoveryDisk(image);
   try {
