@@ -19,7 +19,7 @@ export type SnapOp =
   | { kind: 'truncate'; path: number; sizeBytes: number }
   | { kind: 'mkdir' | 'rmdir'; dir: number }
   | { kind: 'unlink'; path: number }
-  | { kind: 'rename'; path: number; path2: number }
+  | { kind: 'rename' | 'clone'; path: number; path2: number }
   | { kind: 'chmod'; path: number; mode: number }
   | { kind: 'symlink'; path: number }
   | { kind: 'create' | 'restore' | 'delete'; snap: number }
@@ -32,7 +32,7 @@ export const snapOpArb: fc.Arbitrary<SnapOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), path: fc.nat(PATHS.length - 1), sizeBytes: fc.nat(140 * KIB) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('mkdir' as const, 'rmdir' as const), dir: fc.nat(DIRS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unlink' as const), path: fc.nat(PATHS.length - 1) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rename' as const), path: fc.nat(PATHS.length - 1), path2: fc.nat(PATHS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('rename' as const, 'clone' as const), path: fc.nat(PATHS.length - 1), path2: fc.nat(PATHS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('chmod' as const), path: fc.nat(PATHS.length - 1), mode: fc.constantFrom(0o600, 0o644, 0o755) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('symlink' as const), path: fc.nat(PATHS.length - 1) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('create' as const, 'restore' as const, 'delete' as const), snap: fc.nat(SNAPS.length - 1) }) },
@@ -131,6 +131,19 @@ export async function runSnapshotCheck(open: () => Promise<Subject>, script: Sna
         case 'rename':
           await attempt(async () => fs.rename(await parentIno(PATHS[op.path]), split(PATHS[op.path])[1], await parentIno(PATHS[op.path2]), split(PATHS[op.path2])[1]));
           break;
+        case 'clone': {
+          // A clone is a copy: afterwards the two paths dump alike (and, for a directory, so does every path under them).
+          let made = false;
+          await attempt(async () => {
+            await fs.clone((await fs.resolve(PATHS[op.path], false)).ino, await parentIno(PATHS[op.path2]), split(PATHS[op.path2])[1]);
+            made = true;
+          });
+          if (made) {
+            const d = await snapDump(fs);
+            expect(d[PATHS[op.path2]], where).toBe(d[PATHS[op.path]]);
+          }
+          break;
+        }
         case 'chmod':
           await attempt(async () => fs.setattr((await fs.resolve(PATHS[op.path], false)).ino, { mode: op.mode }));
           break;
