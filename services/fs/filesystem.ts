@@ -177,9 +177,15 @@ export class Filesystem {
   private async commitNow(records: FsRecord[], objects?: ObjectSource): Promise<void> {
     this.alive();
     const deltas: ChunkDelta[] = [];
-    for (const r of records) {
-      deltas.push(...this.state.apply(r, objects));
-      this.mat.touched(this.state, r);
+    try {
+      for (const r of records) {
+        for (const d of this.state.apply(r, objects)) deltas.push(d); // a restore may carry 10^5 changes: no spread
+        this.mat.touched(this.state, r);
+      }
+    } catch (e) {
+      // Some records may have applied: memory is ahead of the log by an unknown amount.
+      this.broken ??= `applying ${records.length} record(s) failed: ${e instanceof Error ? e.message : String(e)}`;
+      throw fsError('EIO', this.broken);
     }
     this.commits++;
     this.recordsCommitted += records.length;

@@ -42,7 +42,8 @@
  * EISDIR; link to a directory is EPERM; rename replaces a file with a file and an empty
  * directory with a directory, refuses a directory into its own subtree (EINVAL), and is a
  * no-op when both names are links to one inode; an unlinked file stays readable and
- * writable through open handles until the last one closes.
+ * writable through open handles until the last one closes, while a removed directory is
+ * gone at once (later calls naming its inode, through a handle or not, get ESTALE).
  */
 import { ServiceError } from '../../kernel/errors.ts';
 import type { ServiceContext } from '../../kernel/service.ts';

@@ -271,8 +271,8 @@ export class FsModel {
       }
       case 'write': {
         const h = this.handle(req.handle);
-        const n = this.node(h.ino);
         if (!h.flags.write && !h.flags.append) err('EBADF', 'handle is not open for writing');
+        const n = this.node(h.ino);
         const offset = h.flags.append ? n.data.length : req.offsetBytes;
         if (offset + req.data.length > FILE_SIZE_BYTES_MAX) err('EFBIG', 'write past the size limit');
         if (req.data.length === 0) return { countBytes: 0 };
@@ -336,8 +336,9 @@ export class FsModel {
         d.entries.delete(req.name);
         d.nlink--;
         this.touch(d, true);
-        n.nlink = 0;
-        this.collect(n);
+        // A removed directory is gone at once, open handles or not (protocol.ts): later
+        // calls naming it get ESTALE.
+        this.nodes.delete(n.ino);
         return {};
       }
       case 'readdir': {
@@ -383,8 +384,7 @@ export class FsModel {
       to.entries.delete(newName);
       if (old.type === 'dir') {
         to.nlink--;
-        old.nlink = 0;
-        this.collect(old);
+        this.nodes.delete(old.ino); // gone at once, as a removed directory is
       } else this.dropLink(old);
     }
     from.entries.delete(name);
