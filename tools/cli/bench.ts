@@ -15,13 +15,14 @@ import { benchFs } from '../bench/fs.ts';
 import { benchContent } from '../../services/content/bench.ts';
 import { benchIsolation } from '../../kernel/isolated/bench.ts';
 import { benchGuest } from '../guest/bench.ts';
+import { benchSnapshots } from '../bench/snapshots.ts';
 import { sqliteBaseline } from '../bench/sqlite.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 
 const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
-  only: { value: true, help: 'run one group only (driver, block, content, fs, isolation, guest, axiom)' },
+  only: { value: true, help: 'run one group only (driver, block, content, fs, snapshots, isolation, guest, axiom)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
@@ -36,6 +37,7 @@ const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<Ben
   block: (o) => benchBlock({ imagePath: path.join(o.dir, 'block-bench.img'), quick: o.quick }),
   content: benchContent,
   fs: benchFs,
+  snapshots: benchSnapshots,
   isolation: benchIsolation,
   guest: benchGuest,
   axiom: async (o) =>
