@@ -22,17 +22,8 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
   }
 }
 
-export function patterned(lengthBytes: number, seed: number): Uint8Array {
-  const out = new Uint8Array(lengthBytes);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < lengthBytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic bytes from a seed (the crash harness's generator, so both make the same files). */
+export { patternedBytes as patterned } from '../../tools/crashtest/workloads.ts';
 
 /** Formats a disk the way mkimage does, with fixed ids (so runs are reproducible). */
 export async function formatTestDisk(disk: DiskBackend): Promise<DiskBackend> {
