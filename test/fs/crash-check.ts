@@ -9,7 +9,7 @@ import { FaultyBackend, imageAt, type CrashMode } from '../../kernel/machine/dis
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import { ServiceError } from '../../kernel/errors.ts';
 import { ROOT_INO, parseFsRequest } from '../../services/fs/protocol.ts';
-import { FsModel } from '../model/fs-model.ts';
+import { FsModel } from '../../tools/model/fs-model.ts';
 import { bootFsStack, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
 import { dumpFs } from './model-check.ts';
 

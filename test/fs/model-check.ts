@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import fc from 'fast-check';
 import { ServiceError } from '../../kernel/errors.ts';
 import { ROOT_INO, type Attr, type FsClient } from '../../services/fs/protocol.ts';
-import { FsModel, fingerprint } from '../model/fs-model.ts';
+import { FsModel, fingerprint } from '../../tools/model/fs-model.ts';
 
 const NAMES = ['a', 'b', 'c'];
 

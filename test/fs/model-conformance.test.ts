@@ -3,7 +3,7 @@
 import { describe } from 'vitest';
 import { Kernel } from '../../kernel/kernel.ts';
 import { FsClient } from '../../services/fs/protocol.ts';
-import { modelFsManifest } from '../model/fs-model.ts';
+import { modelFsManifest } from '../../tools/model/fs-model.ts';
 import { conformanceCases } from './conformance.ts';
 
 describe('fs conformance: reference model', () => {

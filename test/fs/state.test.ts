@@ -7,7 +7,7 @@ import { FsState } from '../../services/fs/state.ts';
 import * as ops from '../../services/fs/namespace-ops.ts';
 import type { FsRecord, Time } from '../../services/fs/records.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
-import { FsModel, fingerprint } from '../model/fs-model.ts';
+import { FsModel, fingerprint } from '../../tools/model/fs-model.ts';
 
 const NAMES = ['a', 'b', 'c', 'd'];
 

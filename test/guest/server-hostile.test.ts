@@ -9,7 +9,7 @@ import { FsClient } from '../../services/fs/protocol.ts';
 import { P9Server } from '../../services/9p/server.ts';
 import { decodeMessage, encodeMessage, NOFID } from '../../services/9p/codec.ts';
 import { FIDS_MAX } from '../../services/9p/limits.ts';
-import { modelFsManifest } from '../model/fs-model.ts';
+import { modelFsManifest } from '../../tools/model/fs-model.ts';
 import { P9Client, P9ClientError } from './p9client.ts';
 
 let kernel: Kernel;

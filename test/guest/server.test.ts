@@ -1,4 +1,4 @@
-// The 9P2000.L server over the fs reference model (test/model/fs-model.ts, served through
+// The 9P2000.L server over the fs reference model (tools/model/fs-model.ts, served through
 // the kernel so every call crosses the fs protocol): each message's effect as seen through
 // the fs client, the errno Linux would get for each mistake, fid bookkeeping, locks, flush.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { FsClient, ROOT_INO } from '../../services/fs/protocol.ts';
 import { P9Server } from '../../services/9p/server.ts';
 import { NOFID } from '../../services/9p/codec.ts';
 import { S_IFDIR, S_IFLNK, S_IFREG } from '../../services/9p/handlers/attrs.ts';
-import { modelFsManifest } from '../model/fs-model.ts';
+import { modelFsManifest } from '../../tools/model/fs-model.ts';
 import { p9Manifest } from '../../services/9p/service.ts';
 import { P9ServiceClient } from '../../services/9p/protocol.ts';
 import { P9Client, P9ClientError } from './p9client.ts';

@@ -30,7 +30,7 @@ import { FS_ENDPOINT, FsClient, parseFsRequest, type Timespec } from '../../serv
 import { bootSystem } from '../../tools/system.ts';
 import { SHELL_ENDPOINTS, type ShellBackends, type ShellSystem } from '../../tools/shell/backends.ts';
 import { ShellHost } from '../../tools/shell/host.ts';
-import { FsModel } from '../model/fs-model.ts';
+import { FsModel } from '../../tools/model/fs-model.ts';
 import { formatTestDisk, TEST_EPOCH_MS } from '../helpers/stack.ts';
 import { ModelContent, ModelSnapshots, type StoredSnapshot } from './model-backends.ts';
 

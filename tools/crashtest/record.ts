@@ -1,7 +1,7 @@
 /**
  * Recording a run for the crash harness: format a disk, boot the whole stack on a
  * recording FaultyBackend (kernel/machine/disk/faulty.ts), run a workload, and apply
- * each protocol call to the reference model (test/model/fs-model.ts) right after the
+ * each protocol call to the reference model (tools/model/fs-model.ts) right after the
  * real one. Every reply that acknowledges durable state puts a mark in the disk log
  * (like dm-log-writes) and keeps the model's tree at that point.
  *
@@ -18,7 +18,7 @@ import { FaultyBackend, type DiskLogEntry } from '../../kernel/machine/disk/faul
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
 import { ServiceError } from '../../kernel/errors.ts';
 import { parseFsRequest } from '../../services/fs/protocol.ts';
-import { FsModel } from '../../test/model/fs-model.ts';
+import { FsModel } from '../model/fs-model.ts';
 import { bootSystem, type System } from '../system.ts';
 import { formatDisk } from '../cli/mkimage.ts';
 import { dumpTree, type Tree } from './tree.ts';

@@ -5,7 +5,7 @@
  * trees for reports. Times and space accounting are left out: they differ by design.
  */
 import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
-import { fingerprint } from '../../test/model/fs-model.ts';
+import { fingerprint } from '../model/fs-model.ts';
 
 export type Tree = Record<string, string>;
 
