@@ -23,7 +23,7 @@ import { ServiceError } from '../../kernel/errors.ts';
 import { AxiomClient, TXN_RECORDS_MAX, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
 import type { BlockClient, Extent } from '../../services/block/protocol.ts';
 import type { ContentClient } from '../../services/content/protocol.ts';
-import type { ChunkSink, MetaLog } from './seams.ts';
+import type { ChunkSink, LoggedRecord, MetaLog } from './seams.ts';
 import type { ChunkDelta } from './state.ts';
 import { FS_RECORD_TYPES, type FsRecord, isFsRecordType } from './records.ts';
 import { hashKey } from './pages.ts';
@@ -84,7 +84,8 @@ export class AxiomMetaLog implements MetaLog {
     private readonly content: ContentClient,
   ) {}
 
-  async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<void> {
+  /** Resolves with the Axiom seq of the first of `records`. */
+  async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<number> {
     const merged = new Map<string, { hash: Uint8Array; delta: number }>();
     for (const d of deltas) {
       const k = hashKey(d.hash);
@@ -94,10 +95,7 @@ export class AxiomMetaLog implements MetaLog {
     }
     const input: RecordInput[] = records.map((r) => ({ type: r.type, payload: r.payload }) as RecordInput);
     const refs = [...merged.values()].filter((m) => m.delta !== 0).map((m) => ({ type: 'ChunkRef', payload: { hash: m.hash, delta: m.delta } }) as RecordInput);
-    if (input.length + refs.length <= TXN_RECORDS_BATCH) {
-      await this.axiom.propose([...input, ...refs]);
-      return;
-    }
+    if (input.length + refs.length <= TXN_RECORDS_BATCH) return (await this.axiom.propose([...input, ...refs])).firstSeq;
     // More references than one transaction takes (a restore across a large difference, a
     // clone of a large file): increments commit before the records, decrements after them,
     // so a crash in between over-counts (leaks until fsck) and never under-counts a chunk a
@@ -109,12 +107,14 @@ export class AxiomMetaLog implements MetaLog {
     const downs = refs.filter((r) => (r.payload as { delta: number }).delta < 0);
     const batches: RecordInput[][] = [];
     for (let i = 0; i < ups.length; i += TXN_RECORDS_BATCH) batches.push(ups.slice(i, i + TXN_RECORDS_BATCH));
+    const inputAt = batches.length;
     batches.push(input);
     for (let i = 0; i < downs.length; i += TXN_RECORDS_BATCH) batches.push(downs.slice(i, i + TXN_RECORDS_BATCH));
-    await Promise.all(batches.map((b) => this.axiom.propose(b)));
+    const receipts = await Promise.all(batches.map((b) => this.axiom.propose(b)));
+    return receipts[inputAt].firstSeq;
   }
 
-  async replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<FsRecord> }> {
+  async replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<LoggedRecord> }> {
     const { seq, image } = await this.axiom.checkpointImage();
     let fsImage: Uint8Array | undefined;
     if (seq > 0) {
@@ -124,10 +124,10 @@ export class AxiomMetaLog implements MetaLog {
       fsImage = await this.readImage(ci.fs);
     }
     const axiom = this.axiom;
-    async function* records(): AsyncGenerator<FsRecord> {
+    async function* records(): AsyncGenerator<LoggedRecord> {
       for (let from = seq + 1; ; ) {
         const batch = await axiom.read(from, READ_RECORDS_BATCH);
-        for (const r of batch.records as LogRecord[]) if (isFsRecordType(r.type)) yield { type: r.type, payload: r.payload } as FsRecord;
+        for (const r of batch.records as LogRecord[]) if (isFsRecordType(r.type)) yield { type: r.type, payload: r.payload, seq: r.seq } as LoggedRecord;
         if (batch.records.length === 0) return;
         from = batch.records[batch.records.length - 1].seq + 1;
         if (from > batch.committedSeq) return;

@@ -15,6 +15,9 @@
 import type { ChunkDelta } from './state.ts';
 import type { FsRecord } from './records.ts';
 
+/** A record as replay yields it: with its log sequence number, if the log numbers records. */
+export type LoggedRecord = FsRecord & { seq?: number };
+
 export interface ChunkSink {
   /** Stores each buffer as a chunk; resolves with their 32-byte hashes once durable. */
   put(chunks: Uint8Array[]): Promise<Uint8Array[]>;
@@ -23,10 +26,14 @@ export interface ChunkSink {
 }
 
 export interface MetaLog {
-  /** Commits the records and the chunk reference changes they cause, as one transaction. */
-  commit(records: FsRecord[], chunkDeltas: ChunkDelta[]): Promise<void>;
-  /** The newest checkpoint image (if any), then every committed fs record after it, in order. */
-  replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<FsRecord> | Iterable<FsRecord> }>;
+  /**
+   * Commits the records and the chunk reference changes they cause, as one transaction.
+   * Resolves with the log sequence number of the first of `records` (they are numbered
+   * consecutively), or nothing if the log does not number records.
+   */
+  commit(records: FsRecord[], chunkDeltas: ChunkDelta[]): Promise<number | void>;
+  /** The newest checkpoint image (if any), then every committed fs record after it, in order, each with its sequence number where the log has one. */
+  replay(): Promise<{ image?: Uint8Array; records: AsyncIterable<LoggedRecord> | Iterable<LoggedRecord> }>;
   /** Records a checkpoint image of the state after everything committed so far. */
   checkpoint(image: Uint8Array): Promise<void>;
 }

@@ -31,11 +31,13 @@ export class MemChunks implements ChunkSink {
 
 export class MemLog implements MetaLog {
   transactions: FsRecord[][] = [];
+  /** Sequence numbers as a log would give them: one per fs record, from 1. */
+  private recordCount = 0;
   checkpointImage?: Uint8Array;
   checkpointAt = 0;
   refDeltas = new Map<string, number>();
   failNext = false;
-  async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<void> {
+  async commit(records: FsRecord[], deltas: ChunkDelta[]): Promise<number> {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('injected commit failure');
@@ -43,9 +45,13 @@ export class MemLog implements MetaLog {
     // Records cross a boundary: copy them as the codec would.
     this.transactions.push(structuredClone(records));
     for (const d of deltas) this.refDeltas.set(hashKey(d.hash), (this.refDeltas.get(hashKey(d.hash)) ?? 0) + d.delta);
+    const firstSeq = this.recordCount + 1;
+    this.recordCount += records.length;
+    return firstSeq;
   }
   async replay() {
-    return { image: this.checkpointImage, records: this.transactions.slice(this.checkpointAt).flat() };
+    let seq = this.transactions.slice(0, this.checkpointAt).reduce((n, t) => n + t.length, 0);
+    return { image: this.checkpointImage, records: this.transactions.slice(this.checkpointAt).flat().map((r) => ({ ...r, seq: ++seq })) };
   }
   async checkpoint(image: Uint8Array): Promise<void> {
     this.checkpointImage = image;
