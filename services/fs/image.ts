@@ -7,8 +7,9 @@
  * atime, mtime, ctime, dataVersion, extra] } where extra is, for a directory,
  * [parent, nextCookie, [[name, ino, cookie], ...]] in cookie order; for a file,
  * [[index, hash | null, lengthBytes], ...]; for a symlink, its target.
- * Version 2 adds snapshots: [[name, root, t], ...] and held: [[hash, objectBytes], ...]
- * (tree.ts encoding). Version 1 images (no snapshots) still load.
+ * Version 2 adds snapshots: [[name, root, t, seq?], ...] (seq: the log sequence number of
+ * its FsSnapshotCreate, where known; images written before it have three fields) and
+ * held: [[hash, objectBytes], ...] (tree.ts encoding). Version 1 images (no snapshots) still load.
  */
 import { decode, encode } from '../../kernel/codec.ts';
 import { FsState, FsStateError, type Inode } from './state.ts';
@@ -30,13 +31,13 @@ export function encodeImage(state: FsState): Uint8Array {
     else extra = n.target;
     inodes.push([n.ino, n.type, n.mode, n.uid, n.gid, n.nlink, n.sizeBytes, n.atime, n.mtime, n.ctime, n.dataVersion, extra]);
   }
-  const snapshots = [...state.snapshots].map(([name, sn]) => [name, sn.root, sn.t]);
+  const snapshots = [...state.snapshots].map(([name, sn]) => (sn.seq === undefined ? [name, sn.root, sn.t] : [name, sn.root, sn.t, sn.seq]));
   const held = [...state.held.values()].map((h) => [h.hash, encodeObject(h.obj)]);
   return encode({ v: IMAGE_VERSION, nextIno: state.nextIno, inodes, snapshots, held });
 }
 
 export function decodeImage(bytes: Uint8Array): FsState {
-  const img = decode(bytes) as { v: number; nextIno: number; inodes: Row[]; snapshots?: [string, Uint8Array, Time][]; held?: [Uint8Array, Uint8Array][] };
+  const img = decode(bytes) as { v: number; nextIno: number; inodes: Row[]; snapshots?: [string, Uint8Array, Time, number?][]; held?: [Uint8Array, Uint8Array][] };
   if (!img || (img.v !== 1 && img.v !== IMAGE_VERSION) || !Array.isArray(img.inodes)) throw new FsStateError(`checkpoint image version ${img?.v} is not ${IMAGE_VERSION}`);
   const state = new FsState();
   state.inodes.clear();
@@ -52,7 +53,7 @@ export function decodeImage(bytes: Uint8Array): FsState {
     state.inodes.set(ino, n);
   }
   state.nextIno = img.nextIno;
-  for (const [name, root, t] of img.snapshots ?? []) state.snapshots.set(name, { root: new Uint8Array(root), t });
+  for (const [name, root, t, seq] of img.snapshots ?? []) state.snapshots.set(name, { root: new Uint8Array(root), t, ...(typeof seq === 'number' ? { seq } : {}) });
   for (const [hash, bytes] of img.held ?? []) state.held.set(hashKey(hash), { hash: new Uint8Array(hash), obj: decodeObject(bytes) });
   state.check();
   return state;

@@ -185,6 +185,8 @@ export interface SnapshotInfo {
   /** BLAKE3 of the root directory's tree object, hex. */
   rootHash: string;
   time: Timespec;
+  /** Axiom sequence number of its FsSnapshotCreate record (absent only for a snapshot a checkpoint image recorded before images carried it). */
+  seq?: number;
   fileCount: number;
   dirCount: number;
   /** Logical bytes of its files. */

@@ -48,6 +48,8 @@ export interface SnapshotInfo extends TreeFigures {
   /** Hex. */
   rootHash: string;
   time: { sec: number; nsec: number };
+  /** Log sequence number of its FsSnapshotCreate record (state.ts Snapshot.seq). */
+  seq?: number;
   /** Bytes of page chunks no other snapshot and not the live tree reach (what deleting it could free). */
   exclusiveBytes: number;
 }
@@ -157,7 +159,7 @@ export class Snapshots {
     const f = treeFigures(this.source(), s.root, this.figures);
     let exclusiveBytes = 0;
     if (owners) for (const [k, length] of treePages(this.source(), s.root)) if (owners.get(k) === name) exclusiveBytes += length;
-    return { name, rootHash: hashKey(s.root), time: { sec: s.t[0], nsec: s.t[1] }, ...f, exclusiveBytes };
+    return { name, rootHash: hashKey(s.root), time: { sec: s.t[0], nsec: s.t[1] }, ...(s.seq === undefined ? {} : { seq: s.seq }), ...f, exclusiveBytes };
   }
 
   /** Every snapshot, oldest first. Costs the size of every snapshot's tree (exclusive space needs them all). */

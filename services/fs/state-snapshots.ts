@@ -20,7 +20,7 @@
  */
 import { ROOT_INO } from './protocol.ts';
 import type { ChunkDelta, FsState, Inode } from './state.ts';
-import type { FsRecords, Time } from './records.ts';
+import type { FsRecord, FsRecords, Time } from './records.ts';
 import { hashKey } from './pages.ts';
 import type { ObjectSource, TreeObject } from './tree.ts';
 
@@ -47,6 +47,19 @@ export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate']
     if (obj.kind === 'dir') for (const e of obj.entries) todo.push(e[2]);
   }
   s.snapshots.set(p.name, { root: p.root, t: p.t });
+}
+
+/**
+ * Notes the log sequence number of each FsSnapshotCreate among `records`, committed with
+ * consecutive numbers from `firstSeq` (the engine after a commit, mount during replay).
+ * Not a change of state: the record already applied; this only says where it lies in the log.
+ */
+export function noteSnapshotSeqs(s: FsState, records: readonly FsRecord[], firstSeq: number): void {
+  records.forEach((r, i) => {
+    if (r.type !== 'FsSnapshotCreate') return;
+    const snap = s.snapshots.get(r.payload.name);
+    if (snap && hashKey(snap.root) === hashKey(r.payload.root)) snap.seq = firstSeq + i;
+  });
 }
 
 /** Every held object some snapshot reaches (by key). */

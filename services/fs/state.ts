@@ -65,6 +65,11 @@ function fail(message: string): never {
 export interface Snapshot {
   root: Uint8Array;
   t: Time;
+  /**
+   * Log sequence number of its FsSnapshotCreate record: not part of the record (the log
+   * assigns it at commit), noted by state-snapshots.noteSnapshotSeqs once it is known.
+   */
+  seq?: number;
 }
 
 export interface HeldObject {
