@@ -42,6 +42,7 @@ import { Materialiser } from './materialise.ts';
 import { Snapshots } from './snapshots.ts';
 import { loadTree, mapSource, type ObjectSource } from './tree.ts';
 import { SnapshotView, SNAPSHOTS_DIR_INO, SNAPSHOTS_DIR_NAME, isVirtual } from './snapshot-view.ts';
+import { noteSnapshotSeqs } from './state-snapshots.ts';
 
 interface Handle {
   ino: number;
@@ -131,6 +132,7 @@ export class Filesystem {
       // A snapshot's new objects come from the store (tree.ts: content-addressed, verified).
       const objects = r.type === 'FsSnapshotCreate' ? mapSource(await loadTree(r.payload.root, { object: (h) => state.held.get(hashKey(h))?.obj }, (h) => chunks.get(h))) : undefined;
       state.apply(r, objects);
+      if (r.seq !== undefined) noteSnapshotSeqs(state, [r], r.seq);
       replayed++;
     }
     state.check();
@@ -192,7 +194,9 @@ export class Filesystem {
     this.recordsSinceCheckpoint += records.length;
     this.inflight++;
     try {
-      await this.log.commit(records, deltas);
+      const firstSeq = await this.log.commit(records, deltas);
+      // Before `inflight` drops: a checkpoint's image then has the snapshot's seq.
+      if (typeof firstSeq === 'number') noteSnapshotSeqs(this.state, records, firstSeq);
     } catch (e) {
       this.broken ??= e instanceof Error ? e.message : String(e);
       throw fsError('EIO', `commit failed: ${this.broken}`);
