@@ -131,6 +131,10 @@ export interface SnapshotView {
   dirCount?: number;
   /** Logical bytes of the files it holds. */
   sizeBytes?: number;
+  /** Sequence number of its create record in the metadata log (Axiom). */
+  seq?: number;
+  /** Bytes that only this snapshot holds (what deleting it could free); list only. */
+  exclusiveBytes?: number;
 }
 
 export type ChangeKind = 'added' | 'removed' | 'modified' | 'type';
@@ -203,7 +207,7 @@ export function need<K extends keyof ShellBackends>(backends: ShellBackends, key
 export const SHELL_ENDPOINTS = [FS_ENDPOINT, AXIOM_ENDPOINT, BLOCK_ENDPOINT, CONTENT_ENDPOINT];
 
 function snapshotView(s: SnapshotInfo): SnapshotView {
-  return { name: s.name, rootHash: s.rootHash, createdAt: s.time, fileCount: s.fileCount, dirCount: s.dirCount, sizeBytes: s.sizeBytes };
+  return { name: s.name, rootHash: s.rootHash, createdAt: s.time, fileCount: s.fileCount, dirCount: s.dirCount, sizeBytes: s.sizeBytes, seq: s.seq, exclusiveBytes: s.exclusiveBytes };
 }
 
 /** services/fs's snapshot ops as the shell's SnapshotsApi (services/fs/protocol.ts says what each does). */

@@ -28,7 +28,7 @@ async function call<T>(subject: string, fn: () => Promise<T>): Promise<T> {
 }
 
 function snapJson(s: SnapshotView) {
-  return { name: s.name, rootHash: s.rootHash, createdAt: isoTime(s.createdAt), fileCount: s.fileCount ?? null, dirCount: s.dirCount ?? null, sizeBytes: s.sizeBytes ?? null };
+  return { name: s.name, rootHash: s.rootHash, createdAt: isoTime(s.createdAt), seq: s.seq ?? null, fileCount: s.fileCount ?? null, dirCount: s.dirCount ?? null, sizeBytes: s.sizeBytes ?? null, exclusiveBytes: s.exclusiveBytes ?? null };
 }
 
 const LETTER: Record<ChangeKind, string> = { added: 'A', removed: 'D', modified: 'M', type: 'T' };
@@ -65,9 +65,24 @@ const list: CommandSpec = {
     const snaps = await call('snapshots', () => api(ctx).list());
     if (p.has('json')) return void ctx.json(snaps.map(snapJson));
     if (snaps.length === 0) return void ctx.print('no snapshots');
-    const rows = [['NAME', 'CREATED', 'FILES', 'SIZE', 'ROOT']];
-    for (const s of snaps) rows.push([s.name, formatTime(s.createdAt), s.fileCount === undefined ? '-' : count(s.fileCount), s.sizeBytes === undefined ? '-' : humanBytes(s.sizeBytes), s.rootHash.slice(0, HASH_SHOWN_CHARS)]);
-    for (const line of formatTable(rows, ['left', 'left', 'right', 'right', 'left'])) ctx.print(line);
+    // SEQ and ONLY (bytes no other snapshot nor the live tree holds) when the backend knows them.
+    const withSeq = snaps.some((s) => s.seq !== undefined);
+    const withOnly = snaps.some((s) => s.exclusiveBytes !== undefined);
+    const dash = <T>(v: T | undefined, f: (v: T) => string) => (v === undefined ? '-' : f(v));
+    const rows = [['NAME', 'CREATED', ...(withSeq ? ['SEQ'] : []), 'FILES', 'SIZE', ...(withOnly ? ['ONLY'] : []), 'ROOT']];
+    for (const s of snaps) {
+      rows.push([
+        s.name,
+        formatTime(s.createdAt),
+        ...(withSeq ? [dash(s.seq, String)] : []),
+        dash(s.fileCount, count),
+        dash(s.sizeBytes, humanBytes),
+        ...(withOnly ? [dash(s.exclusiveBytes, humanBytes)] : []),
+        s.rootHash.slice(0, HASH_SHOWN_CHARS),
+      ]);
+    }
+    const align = rows[0].map((h) => (h === 'NAME' || h === 'CREATED' || h === 'ROOT' ? 'left' : 'right')) as ('left' | 'right')[];
+    for (const line of formatTable(rows, align)) ctx.print(line);
   },
 };
 
@@ -88,6 +103,8 @@ const show: CommandSpec = {
     if (s.fileCount !== undefined) rows.push(['files:', count(s.fileCount)]);
     if (s.dirCount !== undefined) rows.push(['directories:', count(s.dirCount)]);
     if (s.sizeBytes !== undefined) rows.push(['size:', `${humanBytes(s.sizeBytes)} (${count(s.sizeBytes)} bytes)`]);
+    if (s.exclusiveBytes !== undefined) rows.push(['only here:', `${humanBytes(s.exclusiveBytes)} (held by no other snapshot nor the live tree)`]);
+    if (s.seq !== undefined) rows.push(['log seq:', String(s.seq)]);
     for (const line of formatTable(rows)) ctx.print(line);
   },
 };
