@@ -17,6 +17,14 @@
  * read never replaces a newer write. Cached buffers are never mutated in place (a write
  * replaces the buffer), so a write-back or a reader can hold one safely.
  *
+ * Costs: every operation is constant time per block touched. Besides the two queues the
+ * cache keeps three insertion-ordered index sets: the evictable (clean, not being written)
+ * blocks of A1in and of Am, in queue order, and the dirty blocks not being written, oldest
+ * first. Eviction and write-back pick from the front of a set instead of scanning past
+ * dirty blocks (a scan made a large write quadratic: every eviction walked every dirty
+ * block ahead of the first clean one). `index()` keeps the sets in step with an entry's
+ * flags and queue; it runs after every change to either.
+ *
  * Commit point: none here. A dirty block is durable after its write-back AND a later
  * device FLUSH, which the service issues (flush/sync op).
  */
@@ -59,6 +67,10 @@ export class BlockCache {
   private readonly a1in = new Map<number, Entry>();
   private readonly am = new Map<number, Entry>();
   private readonly a1out = new Map<number, true>();
+  /** Clean, not-writing blocks of each queue, in that queue's order (the eviction candidates). */
+  private readonly evictable = { a1in: new Set<number>(), am: new Set<number>() };
+  /** Dirty blocks with no write-back in flight, oldest dirtied first (the write-back candidates). */
+  private readonly dirtyIdle = new Set<number>();
   private readonly loading = new Map<number, Promise<Uint8Array>>();
   private writeBackErrors = 0;
   private lastWriteBackError: unknown;
@@ -151,6 +163,7 @@ export class BlockCache {
       e.version++;
       this.a1in.delete(b);
       this.am.delete(b);
+      this.unindex(b);
     }
   }
 
@@ -180,9 +193,25 @@ export class BlockCache {
     if (e) {
       this.am.delete(blockIndex);
       this.am.set(blockIndex, e);
+      if (this.evictable.am.delete(blockIndex)) this.evictable.am.add(blockIndex);
       return e;
     }
     return this.a1in.get(blockIndex);
+  }
+
+  /** Puts `blockIndex` in the one index set its entry's flags and queue call for (none if not resident). */
+  private index(blockIndex: number, e: Entry): void {
+    if (this.entry(blockIndex) !== e) return; // dropped (and maybe replaced) while a write-back was in flight
+    this.unindex(blockIndex);
+    if (e.writing) return;
+    if (e.dirty) this.dirtyIdle.add(blockIndex);
+    else this.evictable[e.queue].add(blockIndex);
+  }
+
+  private unindex(blockIndex: number): void {
+    this.evictable.a1in.delete(blockIndex);
+    this.evictable.am.delete(blockIndex);
+    this.dirtyIdle.delete(blockIndex);
   }
 
   private insert(blockIndex: number, data: Uint8Array, dirty: boolean): void {
@@ -194,6 +223,7 @@ export class BlockCache {
       e.dirty = dirty;
       e.version++;
       this.touch(blockIndex);
+      this.index(blockIndex, e);
       return;
     }
     const fresh: Entry = { data, dirty, version: 0, writing: false, queue: 'a1in' };
@@ -203,6 +233,7 @@ export class BlockCache {
       fresh.queue = 'am';
       this.am.set(blockIndex, fresh);
     } else this.a1in.set(blockIndex, fresh);
+    this.index(blockIndex, fresh);
   }
 
   /** One device read for blocks [first, first + count); one promise per block, registered so later readers share it. */
@@ -246,18 +277,23 @@ export class BlockCache {
   }
 
   private evictOne(): boolean {
-    const order: ['a1in' | 'am', Map<number, Entry>][] = this.a1in.size > this.a1inMax ? [['a1in', this.a1in], ['am', this.am]] : [['am', this.am], ['a1in', this.a1in]];
-    for (const [name, queue] of order) {
-      for (const [b, e] of queue) {
-        if (e.dirty || e.writing) continue;
-        queue.delete(b);
-        this.counters.evictions++;
-        if (name === 'a1in') {
-          this.a1out.set(b, true);
-          if (this.a1out.size > this.a1outMax) this.a1out.delete(this.a1out.keys().next().value!);
-        }
-        return true;
+    const order: ('a1in' | 'am')[] = this.a1in.size > this.a1inMax ? ['a1in', 'am'] : ['am', 'a1in'];
+    for (const name of order) {
+      const candidates = this.evictable[name];
+      const first = candidates.values().next();
+      if (first.done) continue;
+      const b = first.value;
+      const queue = name === 'a1in' ? this.a1in : this.am;
+      const e = queue.get(b);
+      assert(e !== undefined && !e.dirty && !e.writing, `evictable block ${b} is resident, clean and idle`);
+      candidates.delete(b);
+      queue.delete(b);
+      this.counters.evictions++;
+      if (name === 'a1in') {
+        this.a1out.set(b, true);
+        if (this.a1out.size > this.a1outMax) this.a1out.delete(this.a1out.keys().next().value!);
       }
+      return true;
     }
     return false;
   }
@@ -266,11 +302,9 @@ export class BlockCache {
   private startWriteBack(maxBlocks: number): Promise<void>[] {
     const started: Promise<void>[] = [];
     const chosen: number[] = [];
-    for (const queue of [this.a1in, this.am]) {
-      for (const [b, e] of queue) {
-        if (chosen.length >= maxBlocks) break;
-        if (e.dirty && !e.writing) chosen.push(b);
-      }
+    for (const b of this.dirtyIdle) {
+      if (chosen.length >= maxBlocks) break;
+      chosen.push(b);
     }
     chosen.sort((a, b) => a - b);
     for (const run of runsOf(chosen, MERGE_BLOCKS_MAX)) {
@@ -278,24 +312,30 @@ export class BlockCache {
       const data = new Uint8Array(run.count * BLOCK_SIZE_BYTES);
       for (let i = 0; i < run.count; i++) {
         const e = this.entry(run.first + i)!;
+        assert(e.dirty && !e.writing, `write-back candidate ${run.first + i} is dirty and idle`);
         e.writing = true;
+        this.unindex(run.first + i);
         entries.push([run.first + i, e, e.version]);
         data.set(e.data, i * BLOCK_SIZE_BYTES);
       }
       const p: Promise<void> = this.backing.write(run.first, data).then(
         () => {
-          for (const [, e, version] of entries) {
+          for (const [b, e, version] of entries) {
             e.writing = false;
             if (e.version === version && e.dirty) {
               e.dirty = false;
               this.dirtyCount--;
             }
+            this.index(b, e);
           }
           this.counters.writeBacks += run.count;
           this.writeBacksInFlight.delete(p);
         },
         (err: unknown) => {
-          for (const [, e] of entries) e.writing = false;
+          for (const [b, e] of entries) {
+            e.writing = false;
+            this.index(b, e);
+          }
           this.writeBacksInFlight.delete(p);
           this.writeBackErrors++;
           this.lastWriteBackError = err;
