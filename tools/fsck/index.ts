@@ -15,16 +15,17 @@
  */
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
 import { DiskIoError } from '../../kernel/machine/disk/backend.ts';
-import { checkAxiom } from './axiom.ts';
-import { FsckOperationalError, openImage } from './block.ts';
-import { checkContent } from './content.ts';
+import type { FsState } from '../../services/fs/state.ts';
+import { checkAxiom, type AxiomView } from './axiom.ts';
+import { FsckOperationalError, openImage, type ImageView } from './block.ts';
+import { checkContent, type ContentView } from './content.ts';
 import { checkNamespace, loadFsState, type NamespaceView } from './namespace.ts';
 import { crossCheck, emptyPlan, type RepairPlan } from './refs.ts';
 import { repairImage, type RepairBootOptions } from './repair.ts';
 import { EXIT_OPERATIONAL, Findings, exitCodeOf, type FsckReport } from './report.ts';
 import { checkSnapshots, type SnapshotView } from './snapshots.ts';
 
-export { FsckOperationalError } from './block.ts';
+export { FsckOperationalError, type ImageView } from './block.ts';
 export { formatReport, EXIT_CLEAN, EXIT_CORRECTED, EXIT_UNCORRECTED, EXIT_OPERATIONAL, type FsckReport, type FsckProblem, type FsckArea } from './report.ts';
 
 export interface FsckOptions {
@@ -33,40 +34,46 @@ export interface FsckOptions {
   boot?: RepairBootOptions;
 }
 
-interface Pass {
+/** One check pass: what each layer looks like rebuilt offline, and what was found. `strata inspect chunk|path` reads the same. */
+export interface ImageExamination {
   findings: Findings;
   plan: RepairPlan;
-  view: Awaited<ReturnType<typeof openImage>>;
+  view: ImageView;
+  axiom?: AxiomView;
+  content?: ContentView;
+  state?: FsState;
+  namespace?: NamespaceView;
+  snapshots?: SnapshotView;
 }
 
-async function checkPass(disk: DiskBackend): Promise<Pass> {
+/** Checks the image without writing anything. Throws FsckOperationalError when it is not a Strata image. */
+export async function examineImage(disk: DiskBackend): Promise<ImageExamination> {
   const f = new Findings();
   const plan = emptyPlan();
   const view = await openImage(disk, f);
-  const axiom = await checkAxiom(disk, view.layout, f);
-  if (!axiom) return { findings: f, plan, view };
-  const content = await checkContent(view, axiom, f);
-  if (!content) return { findings: f, plan, view };
-  const state = await loadFsState(view, axiom, content, f);
-  let ns: NamespaceView | undefined;
-  let snaps: SnapshotView | undefined;
-  if (state) {
-    ns = checkNamespace(state, f);
-    snaps = await checkSnapshots(state, content, f);
+  const out: ImageExamination = { findings: f, plan, view };
+  out.axiom = await checkAxiom(disk, view.layout, f);
+  if (!out.axiom) return out;
+  out.content = await checkContent(view, out.axiom, f);
+  if (!out.content) return out;
+  out.state = await loadFsState(view, out.axiom, out.content, f);
+  if (out.state) {
+    out.namespace = checkNamespace(out.state, f);
+    out.snapshots = await checkSnapshots(out.state, out.content, f);
   }
-  crossCheck(view, axiom, content, state, ns, snaps, f, plan);
-  return { findings: f, plan, view };
+  crossCheck(view, out.axiom, out.content, out.state, out.namespace, out.snapshots, f, plan);
+  return out;
 }
 
 /** Checks (and with `repair`, repairs) the image on `disk`. Throws FsckOperationalError when it cannot be checked at all. */
 export async function fsckImage(disk: DiskBackend, options: FsckOptions): Promise<FsckReport> {
   try {
-    const first = await checkPass(disk);
+    const first = await examineImage(disk);
     const problems = first.findings.problems;
     const actions: string[] = [];
     if (options.repair && problems.some((p) => p.repairable)) {
       actions.push(...(await repairImage(first.view, problems, first.plan, options.boot ?? {})));
-      const again = await checkPass(disk);
+      const again = await examineImage(disk);
       const left = new Set(again.findings.problems.map((p) => p.key));
       for (const p of problems) p.repaired = p.repairable && !left.has(p.key);
       for (const p of again.findings.problems) if (!problems.some((q) => q.key === p.key)) problems.push(p);

@@ -1,0 +1,268 @@
+// strata fsck as a library: a clean image is clean; each kind of planted corruption is
+// found and named; the repairable ones are repaired (exit 1) and a second run is clean
+// (exit 0); the others stay errors (exit 4) naming the files they affect.
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
+import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import { bootSystem } from '../../tools/system.ts';
+import { rec } from '../../axiom/protocol.ts';
+import { encodeBitmapBlock, encodeSuperblock, readBitmap, readImage, setBits, testBit, countFree, BITMAP_BYTES_PER_BLOCK } from '../../services/block/format/index.ts';
+import { homeReader } from '../../tools/fsck/block.ts';
+import { examineImage, fsckImage, FsckOperationalError, type FsckReport } from '../../tools/fsck/index.ts';
+import { hexOf } from '../../services/content/errors.ts';
+import { ROOT_INO } from '../../services/fs/protocol.ts';
+import { MiB, bootFsStack, formatTestDisk, patterned } from '../helpers/stack.ts';
+import { sampleImage, writeFile } from './fsck-image.ts';
+
+const B = 4096;
+const kinds = (r: FsckReport) => r.problems.map((p) => `${p.area}/${p.kind}`);
+
+/** The index entry of the chunk holding page `page` of the file at `path`. */
+async function chunkOf(disk: DiskBackend, path: string, page = 0) {
+  const x = await examineImage(disk);
+  const [first, ...rest] = path.split('/').filter(Boolean);
+  let ino = x.state!.inode(ROOT_INO).dir!.entries.get(first)!.ino;
+  for (const name of rest) ino = x.state!.inode(ino).dir!.entries.get(name)!.ino;
+  const hash = x.state!.inode(ino).pages!.get(page)!.hash!;
+  return x.content!.index.get(hexOf(hash))!;
+}
+
+/** Sets a data block's bit in the bitmap, keeping the free count in both superblocks in step (so only the bit is wrong). */
+async function setBitmapBit(disk: DiskBackend, blockIndex: number, value: boolean): Promise<void> {
+  const read = homeReader(disk);
+  const image = await readImage(read, disk.sizeBytes / B);
+  const { layout } = image.superblock;
+  const seed = (await import('../../services/block/format/index.ts')).checksumSeed(image.superblock.uuid);
+  const bits = await readBitmap(read, layout, seed);
+  expect(testBit(bits, blockIndex)).toBe(!value);
+  setBits(bits, blockIndex, 1, value);
+  const ordinal = Math.floor(blockIndex / (BITMAP_BYTES_PER_BLOCK * 8));
+  disk.write((layout.bitmap.blockIndex + ordinal) * B, encodeBitmapBlock(bits, ordinal, layout, seed));
+  const sb = encodeSuperblock({ ...image.superblock, freeBlockCount: countFree(bits, layout) });
+  disk.write(0, sb);
+  disk.write(layout.spare.blockIndex * B, sb);
+}
+
+function flipByte(disk: DiskBackend, offsetBytes: number): void {
+  const sector = Math.floor(offsetBytes / 512) * 512;
+  const buf = new Uint8Array(512);
+  disk.read(sector, buf);
+  buf[offsetBytes - sector] ^= 0x5a;
+  disk.write(sector, buf);
+}
+
+async function repairThenClean(disk: DiskBackend, kind: string): Promise<FsckReport> {
+  const repaired = await fsckImage(disk, { repair: true, boot: { seed: 2 } });
+  const p = repaired.problems.find((q) => `${q.area}/${q.kind}` === kind);
+  expect(p?.repaired).toBe(true);
+  expect(repaired.actions.length).toBeGreaterThan(0);
+  expect(repaired.exitCode).toBe(1);
+  const again = await fsckImage(disk, { repair: false });
+  expect(kinds(again)).toEqual([]);
+  expect(again.exitCode).toBe(0);
+  return repaired;
+}
+
+describe('strata fsck', () => {
+  it('finds nothing on a clean image with files, links, a symlink and a snapshot', async () => {
+    const disk = await sampleImage();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.checked.chunks).toBeGreaterThan(5);
+    expect(r.checked.snapshots).toBe(1);
+    expect(r.checked.inodes).toBe(6);
+    // --repair on a clean image changes nothing and says so.
+    const r2 = await fsckImage(disk, { repair: true });
+    expect(r2.exitCode).toBe(0);
+    expect(r2.actions).toEqual([]);
+  });
+
+  it('is clean on an image whose records are not checkpointed (replayed from the log)', async () => {
+    const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
+    const sys = await bootFsStack(disk, { seed: 3, fsCheckpoints: false });
+    await writeFile(sys.fs!, ROOT_INO, 'x', patterned(150 * 1024, 5));
+    await sys.fs!.snapshotCreate('s1');
+    await sys.fs!.mkdir(ROOT_INO, 'd');
+    await sys.shutdown();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual([]);
+    expect(r.checked['fs records replayed']).toBeGreaterThan(3);
+  });
+
+  it('reads the bitmap through the journal a mount would replay (a copy taken while the block service runs)', async () => {
+    const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
+    const sys = await bootSystem({ disk, upTo: 'block', keepDiskOpen: true, memorySizeBytes: 64 * MiB });
+    const extents = await sys.block!.allocate(3);
+    const copy = new Uint8Array(disk.sizeBytes);
+    disk.read(0, copy);
+    await sys.shutdown();
+    const crashed = new MemoryBackend(copy);
+    const r = await fsckImage(crashed, { repair: false });
+    expect(r.checked['journal transactions']).toBeGreaterThanOrEqual(1);
+    expect(kinds(r)).toEqual(['bitmap/leaked-blocks']);
+    expect(r.problems[0].message).toContain(`[${extents[0].blockIndex}, +3)`);
+    await repairThenClean(crashed, 'bitmap/leaked-blocks');
+  });
+
+  it('names a chunk whose bytes fail their hash with the files it affects, and cannot repair it (exit 4)', async () => {
+    const disk = await sampleImage();
+    const e = await chunkOf(disk, '/dir/b');
+    flipByte(disk, e.blockIndex * B + 100);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['content/chunk-hash']);
+    expect(r.problems[0].message).toContain(hexOf(e.hash));
+    expect(r.problems[0].paths).toEqual(expect.arrayContaining(['/dir/b', '/.snapshots/one/dir/b', '/.snapshots/one/dir/b-link']));
+    expect(r.exitCode).toBe(4);
+    const rr = await fsckImage(disk, { repair: true });
+    expect(rr.exitCode).toBe(4);
+    expect(rr.problems[0].repaired).toBe(false);
+  });
+
+  it('names a damaged snapshot tree object with the snapshot path', async () => {
+    const disk = await sampleImage();
+    const x = await examineImage(disk);
+    const root = x.state!.snapshots.get('one')!.root;
+    const e = x.content!.index.get(hexOf(root))!;
+    flipByte(disk, e.blockIndex * B + 3);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toContain('content/chunk-hash');
+    expect(r.problems.find((p) => p.kind === 'chunk-hash')!.paths).toContain('/.snapshots/one');
+    expect(r.exitCode).toBe(4);
+  });
+
+  it('finds a leaked block (allocated, referenced by nothing) and frees it', async () => {
+    const disk = await sampleImage();
+    const x = await examineImage(disk);
+    const { data } = x.view.layout;
+    const leak = data.blockIndex + data.blockCount - 10;
+    await setBitmapBit(disk, leak, true);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['bitmap/leaked-blocks']);
+    expect(r.problems[0].message).toContain(`[${leak}, +1)`);
+    expect(r.exitCode).toBe(4);
+    await repairThenClean(disk, 'bitmap/leaked-blocks');
+  });
+
+  it('finds a block in use that the bitmap shows free and marks it allocated', async () => {
+    const disk = await sampleImage();
+    const e = await chunkOf(disk, '/a', 1);
+    await setBitmapBit(disk, e.blockIndex, false);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['bitmap/in-use-free']);
+    expect(r.problems[0].message).toContain(`[${e.blockIndex}, +1)`);
+    const rr = await repairThenClean(disk, 'bitmap/in-use-free');
+    expect(rr.actions.join('\n')).toMatch(/marked allocated/);
+  });
+
+  it('finds a superblock free count that disagrees with the bitmap and recounts it', async () => {
+    const disk = await sampleImage();
+    const image = await readImage(homeReader(disk), disk.sizeBytes / B);
+    const sb = encodeSuperblock({ ...image.superblock, freeBlockCount: image.superblock.freeBlockCount - 3 });
+    disk.write(0, sb);
+    disk.write(image.superblock.layout.spare.blockIndex * B, sb);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['bitmap/free-count']);
+    await repairThenClean(disk, 'bitmap/free-count');
+  });
+
+  it('finds a damaged spare superblock and rewrites it from the primary', async () => {
+    const disk = await sampleImage();
+    flipByte(disk, disk.sizeBytes - B + 40);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['superblock/spare-stale']);
+    const rr = await repairThenClean(disk, 'superblock/spare-stale');
+    expect(rr.actions.join('\n')).toMatch(/spare superblock rewritten from the primary/);
+  });
+
+  it('finds a damaged primary superblock and rewrites it from the spare', async () => {
+    const disk = await sampleImage();
+    flipByte(disk, 40);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['superblock/primary-damaged']);
+    const rr = await repairThenClean(disk, 'superblock/primary-damaged');
+    expect(rr.actions.join('\n')).toMatch(/primary superblock rewritten from the spare/);
+  });
+
+  it('finds a wrong refcount and corrects it', async () => {
+    const disk = await sampleImage();
+    const e = await chunkOf(disk, '/c');
+    const sys = await bootSystem({ disk, upTo: 'axiom', keepDiskOpen: true, memorySizeBytes: 64 * MiB });
+    await sys.axiom!.propose([rec('ChunkRef', { hash: e.hash, delta: 2 })]);
+    await sys.shutdown();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['refcount/refcount']);
+    expect(r.problems[0].message).toMatch(/refcount 3, but 1 page/);
+    expect(r.problems[0].paths).toEqual(['/c']);
+    await repairThenClean(disk, 'refcount/refcount');
+  });
+
+  it('finds a chunk no file and no snapshot names and drops it', async () => {
+    const disk = await sampleImage();
+    const sys = await bootSystem({ disk, upTo: 'content', keepDiskOpen: true, memorySizeBytes: 128 * MiB });
+    const hash = await sys.content!.put(patterned(9000, 77));
+    await sys.content!.unref([hash]);
+    await sys.shutdown();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['content/unreferenced-chunk']);
+    expect(r.problems[0].message).toContain(hexOf(hash));
+    const rr = await repairThenClean(disk, 'content/unreferenced-chunk');
+    expect(rr.actions.join('\n')).toMatch(/dropped 1 unreferenced chunk/);
+  });
+
+  it('finds a damaged Axiom frame with committed records after it, and refuses to repair from the shortened log', async () => {
+    const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
+    const sys = await bootFsStack(disk, { seed: 4, fsCheckpoints: false });
+    await writeFile(sys.fs!, ROOT_INO, 'x', patterned(100 * 1024, 6));
+    await sys.fs!.mkdir(ROOT_INO, 'd1');
+    await sys.fs!.mkdir(ROOT_INO, 'd2');
+    await sys.shutdown();
+    const x = await examineImage(disk);
+    expect(kinds({ ...x.findings, actions: [], exitCode: 0 })).toEqual([]);
+    // The ring starts 2 blocks into the Axiom region; the first frame is at its start. Damage its payload.
+    flipByte(disk, (x.view.layout.axiom.blockIndex + 2) * B + 70);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toContain('axiom/frame-damaged');
+    expect(r.problems.find((p) => p.kind === 'frame-damaged')!.message).toMatch(/record 1 .* intact record/);
+    expect(r.problems.every((p) => !p.repairable)).toBe(true);
+    const rr = await fsckImage(disk, { repair: true });
+    expect(rr.exitCode).toBe(4);
+    expect(rr.actions).toEqual([]);
+  });
+
+  it('is an operational error (not a crash) on a disk that is not a Strata image', async () => {
+    await expect(fsckImage(new MemoryBackend(16 * MiB), { repair: false })).rejects.toThrow(FsckOperationalError);
+    await expect(fsckImage(new MemoryBackend(16 * MiB), { repair: false })).rejects.toThrow(/not a Strata image/);
+  });
+});
+
+describe('fsck namespace walk', () => {
+  it('names a wrong nlink, an entry naming no inode, a directory with two names, and an unreachable inode', async () => {
+    const { FsState } = await import('../../services/fs/state.ts');
+    const { checkNamespace } = await import('../../tools/fsck/namespace.ts');
+    const { Findings } = await import('../../tools/fsck/report.ts');
+    const t: [number, number] = [1, 0];
+    const s = new FsState(t);
+    s.apply({ type: 'FsMkdir', payload: { parent: ROOT_INO, name: 'd', ino: 2, mode: 0o755, uid: 0, gid: 0, t } });
+    s.apply({ type: 'FsCreate', payload: { parent: 2, name: 'f', ino: 3, mode: 0o644, uid: 0, gid: 0, t } });
+    s.apply({ type: 'FsCreate', payload: { parent: ROOT_INO, name: 'g', ino: 4, mode: 0o644, uid: 0, gid: 0, t } });
+    const clean = new Findings();
+    checkNamespace(s, clean);
+    expect(clean.problems).toEqual([]);
+    s.inode(3).nlink = 2; // one name
+    s.dirOf(ROOT_INO).entries.set('ghost', { ino: 99, cookie: 50 });
+    s.dirOf(ROOT_INO).entries.set('again', { ino: 2, cookie: 51 }); // 'd' under a second name
+    s.dirOf(ROOT_INO).entries.delete('g'); // inode 4 keeps nlink 1, no name
+    const f = new Findings();
+    const ns = checkNamespace(s, f);
+    const got = f.problems.map((p) => `${p.kind}: ${p.message}`);
+    expect(got).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^nlink: \/(d|again)\/f: nlink 2, but 1 name/),
+      expect.stringMatching(/^dangling-entry: \/ghost: names inode 99/),
+      expect.stringMatching(/^dir-cycle: \/(d|again): directory inode 2 is reached a second time/),
+      expect.stringMatching(/^unreachable: file inode 4 has nlink 1 but no name reaches it/),
+      expect.stringMatching(/^dir-nlink: \/: nlink/),
+    ]));
+    expect(ns.pathsOf.get(2)).toEqual(expect.arrayContaining(['/d', '/again']));
+  });
+});
