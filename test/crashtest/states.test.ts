@@ -2,7 +2,9 @@
 // ids are stable whatever is selected, and what survives in each kind of image.
 import { describe, expect, it } from 'vitest';
 import type { DiskLogEntry } from '../../kernel/machine/disk/faulty.ts';
-import { buildImage, enumerateStates, spread } from '../../tools/crashtest/states.ts';
+import { buildImage, crashImage, enumerateStates, spread } from '../../tools/crashtest/states.ts';
+import { ImageCursor } from '../../tools/crashtest/overlay.ts';
+import { Random } from '../../kernel/random.ts';
 import { selectStates } from '../../tools/crashtest/run.ts';
 
 const SECTOR = 512;
@@ -63,5 +65,26 @@ describe('crash states', () => {
     const picked = selectStates(states, ['flush', 'torn'], 5);
     expect(picked.map((s) => s.family)).toEqual(['flush', 'flush', 'torn', 'torn', 'torn']);
     expect(spread([1, 2, 3, 4, 5, 6], 3)).toEqual([1, 3, 5]);
+  });
+});
+
+describe('crash images as overlays', () => {
+  it('crashImage gives buildImage\'s bytes for every state of a seeded random log, in any order', () => {
+    const r = new Random(11);
+    const big: DiskLogEntry[] = [];
+    for (let i = 0; i < 60; i++) {
+      const kind = r.below(10);
+      const seq = big.length;
+      if (kind < 6) big.push(write(seq, r.below(56), 1 + r.below(8), 1 + r.below(250)));
+      else if (kind === 6) big.push({ seq, kind: 'discard', offsetBytes: r.below(60) * SECTOR, lengthBytes: (1 + r.below(4)) * SECTOR });
+      else if (kind === 7) big.push({ seq, kind: 'mark', label: 'ack' });
+      else big.push({ seq, kind: 'flush' });
+    }
+    const base = new Uint8Array(DISK_BYTES).map((_, i) => i % 251);
+    const all = enumerateStates(big, 3);
+    const cursor = new ImageCursor(base, big);
+    const order = [...all, ...all.slice().reverse()]; // forwards (the harness) and backwards (restarts)
+    for (const s of order) expect(Buffer.from(crashImage(cursor, big, s).toBytes()).equals(Buffer.from(buildImage(base, big, s))), `state ${s.id}`).toBe(true);
+    expect(base.every((x, i) => x === i % 251)).toBe(true);
   });
 });

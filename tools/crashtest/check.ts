@@ -21,7 +21,8 @@
 import { backendsFor } from '../shell/backends.ts';
 import { RecoveryDisk } from './recovery-disk.ts';
 import { bootCrashStack, type CrashRun } from './record.ts';
-import { buildImage, type CrashState } from './states.ts';
+import { crashImage, type CrashState } from './states.ts';
+import { ImageCursor, type OverlayImage } from './overlay.ts';
 import { diffTrees, dumpTree, sameTree, type PathDiff, type Tree } from './tree.ts';
 
 export const VIOLATION_KINDS = ['recovery-failed', 'lost-acknowledged', 'not-a-prefix', 'fsck', 'second-recovery-differs'] as const;
@@ -48,7 +49,7 @@ interface Recovered {
   tree: Tree;
   /** fsck's findings, the block mount's own ("block: at mount: ...") included. */
   problems: string[];
-  afterRecovery: Uint8Array;
+  afterRecovery: OverlayImage;
 }
 
 const MOUNT_FINDING = /^block: at mount: /;
@@ -59,7 +60,7 @@ const MOUNT_FINDING = /^block: at mount: /;
  * the power cut throws away, and it is half a state's time. Nothing of it stays
  * reachable (virtual clock: no host timers), so the collector takes it.
  */
-async function recover(image: Uint8Array, seed: number): Promise<Recovered> {
+async function recover(image: OverlayImage, seed: number): Promise<Recovered> {
   const disk = new RecoveryDisk(image);
   try {
     const sys = await bootCrashStack(disk, seed);
@@ -72,13 +73,14 @@ async function recover(image: Uint8Array, seed: number): Promise<Recovered> {
   }
 }
 
-export async function checkState(run: CrashRun, state: CrashState): Promise<StateVerdict> {
+/** `images` builds the state's image (one cursor per run: states in id order replay the log a few times, not once each). */
+export async function checkState(run: CrashRun, state: CrashState, images: ImageCursor = new ImageCursor(run.base, run.log)): Promise<StateVerdict> {
   const acknowledged = run.marks.filter((m) => m <= state.entryCount).length;
   const verdict: StateVerdict = { state, acknowledged, violations: [] };
   const expected = run.snapshots[acknowledged];
   let first: Recovered;
   try {
-    first = await recover(buildImage(run.base, run.log, state), run.seed);
+    first = await recover(crashImage(images, run.log, state), run.seed);
   } catch (e) {
     verdict.violations.push({ kind: 'recovery-failed', message: `recovery failed: ${errorText(e)}`, diff: [] });
     return verdict;

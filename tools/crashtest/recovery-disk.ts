@@ -1,5 +1,6 @@
 /**
- * The disk a crash state is recovered on: a cheap write-back disk over one crash image.
+ * The disk a crash state is recovered on: a cheap write-back disk over one crash image
+ * (an OverlayImage: the run's base plus the pages that differ, overlay.ts).
  *
  * - DURABLE is the image it was given (owned, not copied: building a state already made
  *   a fresh one); writes stay in a pending list (what reads see on top of DURABLE) until
@@ -9,10 +10,11 @@
  *   cannot change what the next recovery sees. `durable` is then the image to recover
  *   from again.
  *
- * Unlike FaultyBackend it keeps no log and makes no copies of the image (a state costs
- * three 32 MiB copies less), which is most of a state's time.
+ * Unlike FaultyBackend it keeps no log and makes no copy of the disk: a state costs what
+ * its recovery writes, not the disk's size.
  */
 import { checkDiskRange, checkOpen, type DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import type { OverlayImage } from './overlay.ts';
 
 interface Pending {
   offsetBytes: number;
@@ -29,14 +31,14 @@ export class RecoveryDisk implements DiskBackend {
   private off = false;
   private closed = false;
 
-  constructor(readonly durable: Uint8Array) {
-    this.sizeBytes = durable.length;
+  constructor(readonly durable: OverlayImage) {
+    this.sizeBytes = durable.sizeBytes;
   }
 
   read(offsetBytes: number, dst: Uint8Array): void {
     checkOpen(this.closed, this.kind, 'read');
     checkDiskRange(this.sizeBytes, offsetBytes, dst.length, 'read');
-    dst.set(this.durable.subarray(offsetBytes, offsetBytes + dst.length));
+    this.durable.read(offsetBytes, dst);
     const end = offsetBytes + dst.length;
     for (const p of this.pending) {
       const from = Math.max(offsetBytes, p.offsetBytes);
@@ -61,10 +63,7 @@ export class RecoveryDisk implements DiskBackend {
 
   flush(): void {
     checkOpen(this.closed, this.kind, 'flush');
-    for (const p of this.pending) {
-      if (p.data === null) this.durable.fill(0, p.offsetBytes, p.offsetBytes + p.lengthBytes);
-      else this.durable.set(p.data, p.offsetBytes);
-    }
+    for (const p of this.pending) this.durable.write(p.offsetBytes, p.data, p.lengthBytes);
     this.pending = [];
   }
 

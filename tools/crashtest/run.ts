@@ -13,6 +13,7 @@ import { checkState, type Violation, type ViolationKind } from './check.ts';
 import { recordRun, RecordError, type RecordHooks } from './record.ts';
 import { CRASH_FAMILIES, describeState, enumerateStates, spread, type CrashFamily, type CrashState } from './states.ts';
 import type { Workload } from './workloads.ts';
+import { ImageCursor } from './overlay.ts';
 
 export interface CrashtestOptions {
   workloads: readonly Workload[];
@@ -49,17 +50,21 @@ export interface Failure {
 
 export interface WorkloadResult {
   workload: string;
+  /** Recorded runs summed here (one per seed). */
+  runs: number;
   logEntries: number;
   acknowledgements: number;
   /** States that exist per family, and how many of them this run checked. */
   states: Record<CrashFamily, { enumerated: number; checked: number }>;
-  /** The live run disagreed with the model (no states were checked). */
+  /** The live run disagreed with the model (no states were checked); with many seeds, the first such. */
   recordError?: string;
   elapsedMs: number;
 }
 
 export interface CrashtestReport {
+  /** The first seed; `seeds` lists them all (one unless runSeeds). */
   seed: number;
+  seeds: number[];
   opCount: number;
   families: CrashFamily[];
   workloads: WorkloadResult[];
@@ -97,20 +102,20 @@ function emptyCounts(): Record<CrashFamily, { enumerated: number; checked: numbe
 export async function runCrashtest(o: CrashtestOptions): Promise<CrashtestReport> {
   const t0 = performance.now();
   const report: CrashtestReport = {
-    seed: o.seed, opCount: o.opCount, families: [...o.families], workloads: [], statesChecked: 0,
+    seed: o.seed, seeds: [o.seed], opCount: o.opCount, families: [...o.families], workloads: [], statesChecked: 0,
     violationsByKind: {}, failures: [], elapsedMs: 0, statesPerSecond: 0,
   };
   const count = (kind: ViolationKind | 'live-run-differs') => (report.violationsByKind[kind] = (report.violationsByKind[kind] ?? 0) + 1);
   for (const workload of o.workloads) {
     const tw = performance.now();
-    const result: WorkloadResult = { workload: workload.name, logEntries: 0, acknowledgements: 0, states: emptyCounts(), elapsedMs: 0 };
+    const result: WorkloadResult = { workload: workload.name, runs: 1, logEntries: 0, acknowledgements: 0, states: emptyCounts(), elapsedMs: 0 };
     report.workloads.push(result);
     let run;
     try {
       run = await recordRun(workload, o.seed, o.opCount, o.hooks);
     } catch (e) {
       if (!(e instanceof RecordError)) throw e;
-      result.recordError = e.message;
+      result.recordError = `seed ${o.seed}: ${e.message}`;
       count('live-run-differs');
       continue;
     }
@@ -128,9 +133,10 @@ export async function runCrashtest(o: CrashtestOptions): Promise<CrashtestReport
       if (o.shard) selected = selected.filter((_, i) => i % o.shard!.count === o.shard!.index);
     }
     let failed = 0;
+    const images = new ImageCursor(run.base, run.log);
     for (const [done, state] of selected.entries()) {
       o.onProgress?.({ workload: workload.name, done, total: selected.length, violations: failed });
-      const verdict = await checkState(run, state);
+      const verdict = await checkState(run, state, images);
       result.states[state.family].checked++;
       report.statesChecked++;
       if (verdict.violations.length === 0) continue;
@@ -148,4 +154,44 @@ export async function runCrashtest(o: CrashtestOptions): Promise<CrashtestReport
   report.elapsedMs = performance.now() - t0;
   report.statesPerSecond = report.statesChecked / Math.max(report.elapsedMs / 1000, 1e-9);
   return report;
+}
+
+/**
+ * The same run for each of `seeds` in turn, one report: per workload, the runs, log
+ * entries, acknowledgements, states and time summed; failures in seed order.
+ * `onSeed` hears each seed's own report as it ends (the long run's progress line).
+ */
+export async function runSeeds(o: Omit<CrashtestOptions, 'seed'>, seeds: readonly number[], onSeed?: (seed: number, r: CrashtestReport, total: CrashtestReport) => void): Promise<CrashtestReport> {
+  if (seeds.length === 0) throw new RangeError('runSeeds: no seeds');
+  const t0 = performance.now();
+  let total: CrashtestReport | undefined;
+  for (const seed of seeds) {
+    const r = await runCrashtest({ ...o, seed });
+    total = total === undefined ? { ...r, workloads: r.workloads.map((w) => structuredClone(w)), failures: [...r.failures], violationsByKind: { ...r.violationsByKind } } : addSeed(total, r);
+    total.elapsedMs = performance.now() - t0;
+    total.statesPerSecond = total.statesChecked / Math.max(total.elapsedMs / 1000, 1e-9);
+    onSeed?.(seed, r, total);
+  }
+  return total!;
+}
+
+function addSeed(total: CrashtestReport, r: CrashtestReport): CrashtestReport {
+  total.seeds.push(...r.seeds);
+  r.workloads.forEach((w, i) => {
+    const into = total.workloads[i];
+    if (into.workload !== w.workload) throw new Error(`runSeeds: workload ${w.workload} where ${into.workload} was`);
+    into.runs += w.runs;
+    into.logEntries += w.logEntries;
+    into.acknowledgements += w.acknowledgements;
+    for (const f of CRASH_FAMILIES) {
+      into.states[f].enumerated += w.states[f].enumerated;
+      into.states[f].checked += w.states[f].checked;
+    }
+    into.elapsedMs += w.elapsedMs;
+    if (into.recordError === undefined && w.recordError !== undefined) into.recordError = w.recordError;
+  });
+  for (const [k, n] of Object.entries(r.violationsByKind)) total.violationsByKind[k as keyof typeof total.violationsByKind] = (total.violationsByKind[k as keyof typeof total.violationsByKind] ?? 0) + n;
+  total.failures.push(...r.failures);
+  total.statesChecked += r.statesChecked;
+  return total;
 }

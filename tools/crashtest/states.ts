@@ -19,7 +19,8 @@
  */
 import { SECTOR_SIZE_BYTES } from '../../kernel/limits.ts';
 import { Random } from '../../kernel/random.ts';
-import { ImageReplayer, chooseCrashOutcome, type DiskLogEntry } from '../../kernel/machine/disk/write-log.ts';
+import { ImageReplayer, chooseCrashOutcome, type DiskLogEntry, type PendingWrite } from '../../kernel/machine/disk/write-log.ts';
+import { landWhole, type ImageCursor, type OverlayImage } from './overlay.ts';
 
 export const CRASH_FAMILIES = ['flush', 'prefix', 'subsets', 'torn'] as const;
 export type CrashFamily = (typeof CRASH_FAMILIES)[number];
@@ -99,7 +100,33 @@ export function enumerateStates(log: readonly DiskLogEntry[], seed: number): Cra
   return out;
 }
 
-/** The durable image had the power gone as `state` says. `base` is not modified. */
+/**
+ * The durable image had the power gone as `state` says, as an overlay on the run's base
+ * (what the harness recovers on). Same bytes as buildImage (test/crashtest/states.test.ts).
+ */
+export function crashImage(cursor: ImageCursor, log: readonly DiskLogEntry[], state: CrashState): OverlayImage {
+  let start = state.entryCount;
+  while (start > 0 && log[start - 1].kind !== 'flush') start--;
+  const image = cursor.durableAt(start);
+  const pending: DiskLogEntry[] = [];
+  for (let i = start; i < state.entryCount; i++) if (log[i].kind === 'write' || log[i].kind === 'discard') pending.push(log[i]);
+  if (state.family === 'flush') return image;
+  if (state.family === 'prefix') {
+    for (const e of pending) landWhole(image, e);
+  } else if (state.family === 'subsets') {
+    const asPending = pending.map((e): PendingWrite => (e.kind === 'write' ? { seq: e.seq, offsetBytes: e.offsetBytes, lengthBytes: e.data.length, data: e.data } : { seq: e.seq, offsetBytes: e.kind === 'discard' ? e.offsetBytes : 0, lengthBytes: e.kind === 'discard' ? e.lengthBytes : 0, data: null }));
+    const kept = new Set(chooseCrashOutcome(asPending, { subset: state.subsetSeed ?? 0 }).keptSeqs);
+    for (const e of pending) if (kept.has(e.seq)) landWhole(image, e);
+  } else {
+    const victim = pending[pending.length - 1];
+    if (victim === undefined || state.tornSectorCount === undefined) throw new Error(`torn state ${state.id} has no write to tear`);
+    for (const e of pending.slice(0, -1)) landWhole(image, e);
+    landWhole(image, victim, state.tornSectorCount);
+  }
+  return image;
+}
+
+/** The durable image had the power gone as `state` says, as one array (the reference for crashImage). `base` is not modified. */
 export function buildImage(base: Uint8Array, log: readonly DiskLogEntry[], state: CrashState): Uint8Array {
   const replayer = new ImageReplayer(base.slice());
   for (let i = 0; i < state.entryCount; i++) replayer.apply(log[i]);
