@@ -12,17 +12,20 @@ import { fileURLToPath } from 'node:url';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 import { BUILTIN_WORKLOADS, OP_COUNT_DEFAULT, RANDOM_WORKLOAD, UNAVAILABLE_WORKLOADS, findWorkload, type Workload } from '../crashtest/workloads.ts';
 import { CRASH_FAMILIES, type CrashFamily } from '../crashtest/states.ts';
-import { runCrashtest, type CrashtestOptions, type CrashtestReport } from '../crashtest/run.ts';
+import { runCrashtest, runSeeds, type CrashtestOptions, type CrashtestReport } from '../crashtest/run.ts';
 import { formatReport, mergeReports } from '../crashtest/report.ts';
 
 const MODE_FAMILIES: Record<string, CrashFamily> = { flush: 'flush', prefix: 'prefix', subsets: 'subsets', torn: 'torn' };
 const JOBS_MAX = 64;
+/** --seeds names at most this many seeds (a run of 10^5 seeds is days of work already). */
+export const SEEDS_MAX = 100_000;
 /** The CLI's entry and the repository root (children run it through tsx from there). */
 const STRATA_ENTRY_PATH = fileURLToPath(new URL('../strata.ts', import.meta.url));
 const REPO_ROOT_PATH = fileURLToPath(new URL('../..', import.meta.url));
 
 const spec: Record<string, OptionSpec> = {
   seed: { value: true, help: 'seed of the workloads, the subsets and the torn cuts (default 1)' },
+  seeds: { value: true, help: `many seeds in one run, in order: A..B (inclusive), a comma list, or both (1..40,77); one report summed per workload and mode, a progress line per seed on stderr (at most ${SEEDS_MAX})` },
   workload: { value: true, help: `one workload (default: all built-in ones and one random): ${[...BUILTIN_WORKLOADS.map((w) => w.name), 'random'].join(', ')}` },
   random: { help: 'the seeded random workload only (same as --workload random)' },
   ops: { value: true, help: `steps per workload (default ${OP_COUNT_DEFAULT})` },
@@ -38,7 +41,7 @@ const spec: Record<string, OptionSpec> = {
 const unavailable = Object.entries(UNAVAILABLE_WORKLOADS).map(([n, why]) => `${n} (${why})`).join(', ');
 export const crashtestHelp =
   helpText(
-    'strata crashtest [--seed N] [--workload NAME|--random] [--ops N] [--mode flush|prefix|subsets|torn|all] [--max-states N] [--state ID] [--json] [--jobs N]',
+    'strata crashtest [--seed N | --seeds A..B] [--workload NAME|--random] [--ops N] [--mode flush|prefix|subsets|torn|all] [--max-states N] [--state ID] [--json] [--jobs N]',
     'Record a workload on a faulty disk, rebuild crash states (every flush boundary, every prefix of a flush window, seeded subsets\n' +
       'of a window, torn writes at 512-byte boundaries), recover each on a fresh stack and check the crash-consistency contract\n' +
       '(the tree is the model after a prefix of the acknowledged operations that holds all of them; fsck and Axiom\'s chain are\n' +
@@ -52,6 +55,22 @@ function intOption(options: Record<string, string | boolean>, name: string, fall
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}'`);
   return n;
+}
+
+/** `1..40`, `3,5,9`, `1..4,10`: the seeds in the order given; duplicates refused. */
+export function parseSeeds(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:\.\.(\d+))?$/.exec(part.trim());
+    if (!m) throw new UsageError(`--seeds takes A..B or a comma list of seeds, got '${text}'`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to < from) throw new UsageError(`--seeds: '${part}' is not a range A..B with A <= B`);
+    if (out.length + (to - from + 1) > SEEDS_MAX) throw new UsageError(`--seeds names more than ${SEEDS_MAX} seeds`);
+    for (let s = from; s <= to; s++) out.push(s);
+  }
+  if (new Set(out).size !== out.length) throw new UsageError(`--seeds names a seed twice: '${text}'`);
+  return out;
 }
 
 function parseFamilies(text: string): CrashFamily[] {
@@ -103,9 +122,12 @@ export async function crashtestCommand(argv: string[]): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
   if (args.options.random === true && args.options.workload !== undefined) throw new UsageError('give --workload or --random, not both');
   const workloads = parseWorkloads(args.options);
+  if (args.options.seeds !== undefined && args.options.seed !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  if (args.options.seeds !== undefined && args.options.state !== undefined) throw new UsageError('--state replays one seed: give --seed, not --seeds');
+  const seeds = typeof args.options.seeds === 'string' ? parseSeeds(args.options.seeds) : null;
   const options: CrashtestOptions = {
     workloads,
-    seed: intOption(args.options, 'seed', 1, 0),
+    seed: seeds?.[0] ?? intOption(args.options, 'seed', 1, 0),
     opCount: intOption(args.options, 'ops', OP_COUNT_DEFAULT, 0),
     families: parseFamilies(typeof args.options.mode === 'string' ? args.options.mode : 'all'),
   };
@@ -131,7 +153,14 @@ export async function crashtestCommand(argv: string[]): Promise<number> {
     if (tty) {
       options.onProgress = (p) => process.stderr.write(`\rcrashtest: ${p.workload} ${p.done}/${p.total} states, ${p.violations} failing   ${p.done === p.total ? '\n' : ''}`);
     }
-    report = await runCrashtest(options);
+    if (seeds === null) report = await runCrashtest(options);
+    else {
+      // One line per seed on stderr, terminal or not: the long run's log shows how far it got.
+      const tag = options.shard ? ` shard ${options.shard.index}/${options.shard.count}` : '';
+      report = await runSeeds(options, seeds, (seed, r, total) =>
+        process.stderr.write(`crashtest${tag}: seed ${seed}: ${r.statesChecked} states, ${r.failures.length} failing; ${total.seeds.length}/${seeds.length} seeds, ${total.statesChecked} states, ${total.failures.length} failing, ${total.statesPerSecond.toFixed(1)} states/s\n`),
+      );
+    }
   }
   console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.failures.length > 0 || Object.keys(report.violationsByKind).length > 0 ? 1 : 0;
