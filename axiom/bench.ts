@@ -2,7 +2,8 @@
  * Axiom benchmarks (issue 4's figures): committed transactions per second with 1, 16 and
  * 256 concurrent proposers (group commit), over a file with real fdatasync and over
  * memory (engine cost alone); and recovery time (open + replay of every committed
- * transaction) for a log of 1,000,000 records, without and with a recent checkpoint.
+ * transaction) as the log grows to 1,000,000 records, without and with a recent
+ * checkpoint (taken on a copy of the log at each length, so the log itself keeps none).
  *
  * A program, not a test: it reads the host clock (performance.now) to time itself, which
  * library and service code never do. `benchAxiom` returns rows; `formatBenchTable` prints
@@ -30,6 +31,8 @@ export interface BenchRow {
   unit: string;
   value: number;
   baseline?: { name: string; value: number };
+  /** Where the figure sits on the bench report's chart of recovery time against log length. */
+  point?: { chart: string; x: number; series: string };
 }
 
 /** The work of one commit row, for a baseline to repeat. */
@@ -49,7 +52,7 @@ export interface AxiomBenchOptions {
   baseline?: BaselineHook;
   /** Progress lines. */
   log?: (line: string) => void;
-  /** Overrides for tests (smaller runs). */
+  /** Overrides for tests (smaller runs); `recoveryRecords` is the one log length measured. */
   sizes?: { commitTransactions?: number; recoveryRecords?: number };
   /** The chain's BLAKE3 (default: @noble/hashes); the system uses the fast one. */
   hasher?: Hasher;
@@ -59,11 +62,13 @@ function fileCreate(i: number): RecordInput {
   return rec('FileCreate', { parentIno: 1 + (i % 1000), ino: 1000 + i, name: `file-${i.toString().padStart(10, '0')}.dat`, mode: 0o644, timeMs: 1_700_000_000_000 + i });
 }
 
-function fileDevice(dir: string, name: string, blockCount: number): { device: LogDevice; close(): void } {
+function fileDevice(dir: string, name: string, blockCount: number, copyOf?: string): { device: LogDevice; file: string; close(): void } {
   const file = path.join(dir, name);
   fs.rmSync(file, { force: true });
-  const backend = FileBackend.open(file, { create: true, sizeBytes: blockCount * AXIOM_BLOCK_SIZE_BYTES });
+  if (copyOf) fs.copyFileSync(copyOf, file);
+  const backend = copyOf ? FileBackend.open(file) : FileBackend.open(file, { create: true, sizeBytes: blockCount * AXIOM_BLOCK_SIZE_BYTES });
   return {
+    file,
     device: new DiskLogDevice(backend, 0, blockCount),
     close: () => {
       backend.close();
@@ -129,30 +134,41 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
   }
 
   // ---- recovery -----------------------------------------------------------------------
-  const records = opts.sizes?.recoveryRecords ?? (opts.quick ? 100_000 : 1_000_000);
+  const lengths = opts.sizes?.recoveryRecords ? [opts.sizes.recoveryRecords] : opts.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
   const recordsPerTxn = 10;
-  const blockCount = 2 + Math.ceil((records * 140) / AXIOM_BLOCK_SIZE_BYTES) + 1024;
+  const blockCount = 2 + Math.ceil((Math.max(...lengths) * 140) / AXIOM_BLOCK_SIZE_BYTES) + 1024;
   const dev = fileDevice(opts.dir, 'axiom-bench-recovery.img', blockCount);
   try {
-    const log = await fresh(dev.device, opts.hasher);
-    const t0 = performance.now();
-    for (let base = 0; log.committedSeq < records; base += 256 * recordsPerTxn) {
-      await Promise.all(Array.from({ length: 256 }, (_, t) => log.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(base + t * recordsPerTxn + r)))));
-    }
-    const total = log.committedSeq;
-    await log.close();
-    say(`built a log of ${total} records (commits included) in ${Math.round(performance.now() - t0)} ms`);
-    const full = await recoveryMs(dev.device, opts.hasher);
-    rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, no checkpoint`, unit: 'ms', value: Math.round(full.ms) });
-    say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${full.transactions} transactions replayed)`);
+    let log = await fresh(dev.device, opts.hasher);
+    let base = 0;
+    for (const records of lengths) {
+      const t0 = performance.now();
+      for (; log.committedSeq < records; base += 256 * recordsPerTxn) {
+        await Promise.all(Array.from({ length: 256 }, (_, t) => log.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(base + t * recordsPerTxn + r)))));
+      }
+      const total = log.committedSeq;
+      await log.close();
+      say(`built a log of ${total} records (commits included) in ${Math.round(performance.now() - t0)} ms`);
+      const full = await recoveryMs(dev.device, opts.hasher);
+      rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, no checkpoint`, unit: 'ms', value: Math.round(full.ms), point: { chart: 'recovery-vs-log', x: records, series: 'no checkpoint' } });
+      say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${full.transactions} transactions replayed)`);
 
-    const again = await AxiomLog.open(dev.device, { hasher: opts.hasher });
-    await again.checkpoint({ note: 'bench', committedSeq: again.committedSeq });
-    for (let i = 0; i < 100; i++) await again.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(10_000_000 + i * recordsPerTxn + r)));
-    await again.close();
-    const recent = await recoveryMs(dev.device, opts.hasher);
-    rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, recent checkpoint`, unit: 'ms', value: Math.round(recent.ms) });
-    say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${recent.transactions} transactions replayed)`);
+      // A checkpoint and 100 transactions after it, on a copy: the log keeps growing without one.
+      const copy = fileDevice(opts.dir, 'axiom-bench-recovery-copy.img', blockCount, dev.file);
+      try {
+        const again = await AxiomLog.open(copy.device, { hasher: opts.hasher });
+        await again.checkpoint({ note: 'bench', committedSeq: again.committedSeq });
+        for (let i = 0; i < 100; i++) await again.propose(Array.from({ length: recordsPerTxn }, (_, r) => fileCreate(10_000_000 + i * recordsPerTxn + r)));
+        await again.close();
+        const recent = await recoveryMs(copy.device, opts.hasher);
+        rows.push({ name: `axiom recovery (open + replay), ${records.toLocaleString('en')} records, recent checkpoint`, unit: 'ms', value: Math.round(recent.ms), point: { chart: 'recovery-vs-log', x: records, series: 'recent checkpoint' } });
+        say(`${rows.at(-1)!.name}: ${rows.at(-1)!.value} ms (${recent.transactions} transactions replayed)`);
+      } finally {
+        copy.close();
+      }
+      log = await AxiomLog.open(dev.device, { hasher: opts.hasher });
+    }
+    await log.close();
   } finally {
     dev.close();
   }

@@ -1,13 +1,17 @@
 /**
  * Filesystem benchmarks over the whole stack on an image file, each beside its baseline
  * measured in the same run:
- *  - sequential write of one large file in 1 MiB writes, then fsync (MB/s) vs node:fs
- *    writeSync + fdatasync of the same bytes to a plain file on the same host filesystem;
- *  - sequential read of it back (MB/s) vs node:fs readSync of that plain file;
+ *  - sequential write of one file in 1 MiB writes, then fsync (MB/s), at several file
+ *    sizes up to 1 GiB, vs node:fs writeSync + fdatasync of the same bytes to a plain file
+ *    on the same host filesystem; sequential read of it back vs node:fs readSync;
+ *  - random 4 KiB reads of a cached file (one that fits the filesystem's page cache, read
+ *    once to warm it) at QD1 and with 16 clients, vs node:fs readSync of the same offsets
+ *    of a plain file in the host page cache;
  *  - creates per second (empty files, close) with 1 and 16 clients, and create + 4 KiB
  *    write + fsync per second, vs the same with node:fs (open, write, fsync, close);
- *  - mount time of a tree of many files (boot of the whole stack).
- * Data is seeded random bytes, so dedup does not flatter the figures.
+ *  - mount time (boot of the whole stack) as the tree grows to 100,000 files.
+ * Data is seeded random bytes, so dedup does not flatter the figures. Throughput and
+ * mount rows carry chart points (charts.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,52 +20,98 @@ import { Random } from '../../kernel/random.ts';
 import { bootSystem, type System } from '../system.ts';
 import { createImage } from '../cli/mkimage.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
+import { PAGE_CACHE_BYTES_MAX } from '../../services/fs/limits.ts';
 import type { BenchRow } from './report.ts';
 
 const MiB = 1024 * 1024;
 const GROUP = 'fs';
+/** How long each random-read figure samples, in milliseconds. */
+const RANDOM_READ_MS = 1500;
+const RANDOM_CLIENTS = 16;
 
-export async function benchFs(opts: { dir: string; quick: boolean }): Promise<BenchRow[]> {
-  const fileBytes = opts.quick ? 64 * MiB : 1024 * MiB;
-  const creates = opts.quick ? 500 : 5000;
-  const mountFiles = opts.quick ? 2000 : 100_000;
-  const imagePath = path.join(opts.dir, 'fs-bench.img');
-  const rawPath = path.join(opts.dir, 'fs-bench-raw.dat');
-  const rows: BenchRow[] = [];
-  const seconds = (t0: number) => (performance.now() - t0) / 1000;
-  const rng = new Random(77);
-  const chunk = rng.fill(new Uint8Array(MiB));
-  const pieceOf = (i: number) => {
-    // A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate.
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+/** A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate. */
+function pieces(seed: number): (i: number) => Uint8Array {
+  const chunk = new Random(seed).fill(new Uint8Array(MiB));
+  return (i: number) => {
     const out = new Uint8Array(MiB);
     out.set(chunk.subarray(i % MiB));
     out.set(chunk.subarray(0, i % MiB), MiB - (i % MiB));
-    new DataView(out.buffer).setUint32(0, i, true);
-    for (let p = 65536; p < MiB; p += 65536) new DataView(out.buffer).setUint32(p, i * 31 + p, true);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, i, true);
+    for (let p = 65536; p < MiB; p += 65536) view.setUint32(p, i * 31 + p, true);
     return out;
   };
+}
 
-  // ---- raw baseline ----
-  const raw: Record<string, number> = {};
+/** The same seeded sequence of 4 KiB-aligned offsets for ours and the baseline. */
+function offsets(fileBytes: number, count: number): number[] {
+  const rng = new Random(4096);
+  return Array.from({ length: count }, () => rng.below(fileBytes / 4096) * 4096);
+}
+
+/** Runs `read(offset)` over `offs` from `clients` loops until RANDOM_READ_MS pass; reads per second. */
+async function randomReads(offs: readonly number[], clients: number, read: (offsetBytes: number) => Promise<unknown> | unknown): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() - t0 < RANDOM_READ_MS) {
+        await read(offs[next++ % offs.length]);
+        done++;
+      }
+    }),
+  );
+  return done / seconds(t0);
+}
+
+export async function benchFs(opts: { dir: string; quick: boolean }): Promise<BenchRow[]> {
+  const fileSizesMiB = opts.quick ? [16, 64] : [64, 256, 1024];
+  const cachedFileMiB = Math.min(64, PAGE_CACHE_BYTES_MAX / MiB / 2);
+  const creates = opts.quick ? 500 : 5000;
+  const mountSteps = opts.quick ? [500, 2000] : [1000, 10_000, 100_000];
+  const imagePath = path.join(opts.dir, 'fs-bench.img');
+  const rawPath = path.join(opts.dir, 'fs-bench-raw.dat');
+  const rows: BenchRow[] = [];
+  const pieceOf = pieces(77);
+  const offs = offsets(cachedFileMiB * MiB, 1 << 16);
+
+  // ---- raw baselines ----
+  const raw = { write: new Map<number, number>(), read: new Map<number, number>(), randQd1: 0, randMany: 0, creates: 0, createFsync: 0 };
   {
+    for (const sizeMiB of fileSizesMiB) {
+      fs.rmSync(rawPath, { force: true });
+      const fd = fs.openSync(rawPath, 'w+');
+      let t0 = performance.now();
+      for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
+      fs.fdatasyncSync(fd);
+      raw.write.set(sizeMiB, sizeMiB / seconds(t0));
+      const buf = Buffer.alloc(MiB);
+      t0 = performance.now();
+      for (let off = 0; off < sizeMiB * MiB; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
+      raw.read.set(sizeMiB, sizeMiB / seconds(t0));
+      fs.closeSync(fd);
+    }
     fs.rmSync(rawPath, { force: true });
     const fd = fs.openSync(rawPath, 'w+');
-    let t0 = performance.now();
-    for (let i = 0; i < fileBytes / MiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
-    fs.fdatasyncSync(fd);
-    raw.write = fileBytes / MiB / seconds(t0);
-    const buf = Buffer.alloc(MiB);
-    t0 = performance.now();
-    for (let off = 0; off < fileBytes; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
-    raw.read = fileBytes / MiB / seconds(t0);
+    for (let i = 0; i < cachedFileMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
+    const page = Buffer.alloc(4096);
+    for (let off = 0; off < cachedFileMiB * MiB; off += MiB) fs.readSync(fd, Buffer.alloc(MiB), 0, MiB, off);
+    raw.randQd1 = await randomReads(offs, 1, (off) => fs.readSync(fd, page, 0, 4096, off));
+    // node:fs from one thread: readSync cannot overlap, so 16 "clients" measure the same path.
+    raw.randMany = await randomReads(offs, RANDOM_CLIENTS, (off) => fs.readSync(fd, page, 0, 4096, off));
     fs.closeSync(fd);
+    fs.rmSync(rawPath, { force: true });
+
     const rawDir = path.join(opts.dir, 'raw-creates');
     fs.rmSync(rawDir, { recursive: true, force: true });
     fs.mkdirSync(rawDir);
-    t0 = performance.now();
+    let t0 = performance.now();
     for (let i = 0; i < creates; i++) fs.closeSync(fs.openSync(path.join(rawDir, `f${i}`), 'w'));
     raw.creates = creates / seconds(t0);
-    const small = chunk.subarray(0, 4096);
+    const small = pieceOf(1).subarray(0, 4096);
     t0 = performance.now();
     for (let i = 0; i < creates / 5; i++) {
       const f = fs.openSync(path.join(rawDir, `s${i}`), 'w');
@@ -71,31 +121,64 @@ export async function benchFs(opts: { dir: string; quick: boolean }): Promise<Be
     }
     raw.createFsync = creates / 5 / seconds(t0);
     fs.rmSync(rawDir, { recursive: true, force: true });
-    fs.rmSync(rawPath, { force: true });
   }
 
   // ---- through the filesystem ----
+  const largestMiB = Math.max(...fileSizesMiB);
   fs.rmSync(imagePath, { force: true });
-  await createImage(imagePath, Math.max(512 * MiB, fileBytes * 2 + 256 * MiB));
+  await createImage(imagePath, Math.max(512 * MiB, largestMiB * MiB * 2 + 256 * MiB));
   let sys: System = await bootSystem({ disk: FileBackend.open(imagePath), seed: 1 });
   try {
     const f = sys.fs!;
-    const { attr, handle } = await f.create(ROOT_INO, 'big', 0o644);
-    let t0 = performance.now();
-    for (let i = 0; i < fileBytes / MiB; i++) await f.write(handle, i * MiB, pieceOf(i));
-    await f.fsync(handle);
-    rows.push({ group: GROUP, name: `seq write ${fileBytes / MiB} MiB file + fsync`, unit: 'MB/s', value: fileBytes / MiB / seconds(t0), baseline: { name: 'node:fs writeSync + fdatasync', value: raw.write } });
-    await f.close(handle);
-    const r = await f.open(attr.ino, { read: true });
-    t0 = performance.now();
-    for (let off = 0; off < fileBytes; off += MiB) await f.read(r.handle, off, MiB);
-    rows.push({ group: GROUP, name: `seq read ${fileBytes / MiB} MiB file`, unit: 'MB/s', value: fileBytes / MiB / seconds(t0), baseline: { name: 'node:fs readSync', value: raw.read } });
-    await f.close(r.handle);
+    for (const sizeMiB of fileSizesMiB) {
+      const { attr, handle } = await f.create(ROOT_INO, `big-${sizeMiB}`, 0o644);
+      let t0 = performance.now();
+      for (let i = 0; i < sizeMiB; i++) await f.write(handle, i * MiB, pieceOf(i));
+      await f.fsync(handle);
+      rows.push({
+        group: GROUP,
+        name: `seq write ${sizeMiB} MiB file + fsync`,
+        unit: 'MB/s',
+        value: sizeMiB / seconds(t0),
+        baseline: { name: 'node:fs writeSync + fdatasync', value: raw.write.get(sizeMiB)! },
+        point: { chart: 'fs-throughput-vs-size', x: sizeMiB, series: 'write + fsync', baselineSeries: 'raw write + fdatasync' },
+      });
+      await f.close(handle);
+      const r = await f.open(attr.ino, { read: true });
+      t0 = performance.now();
+      for (let off = 0; off < sizeMiB * MiB; off += MiB) await f.read(r.handle, off, MiB);
+      rows.push({
+        group: GROUP,
+        name: `seq read ${sizeMiB} MiB file`,
+        unit: 'MB/s',
+        value: sizeMiB / seconds(t0),
+        baseline: { name: 'node:fs readSync', value: raw.read.get(sizeMiB)! },
+        point: { chart: 'fs-throughput-vs-size', x: sizeMiB, series: 'read', baselineSeries: 'raw read' },
+      });
+      await f.close(r.handle);
+      await f.unlink(ROOT_INO, `big-${sizeMiB}`);
+    }
+
+    {
+      // A file that fits the page cache, written, synced and read once: then random reads.
+      const { attr, handle } = await f.create(ROOT_INO, 'cached', 0o644);
+      for (let i = 0; i < cachedFileMiB; i++) await f.write(handle, i * MiB, pieceOf(i));
+      await f.fsync(handle);
+      await f.close(handle);
+      const r = await f.open(attr.ino, { read: true });
+      for (let off = 0; off < cachedFileMiB * MiB; off += MiB) await f.read(r.handle, off, MiB);
+      const qd1 = await randomReads(offs, 1, (off) => f.read(r.handle, off, 4096));
+      rows.push({ group: GROUP, name: `rand read 4 KiB of a cached file, QD1 (${cachedFileMiB} MiB file)`, unit: 'IOPS', value: qd1, baseline: { name: 'node:fs readSync, host page cache', value: raw.randQd1 } });
+      const many = await randomReads(offs, RANDOM_CLIENTS, (off) => f.read(r.handle, off, 4096));
+      rows.push({ group: GROUP, name: `rand read 4 KiB of a cached file, ${RANDOM_CLIENTS} clients`, unit: 'IOPS', value: many, baseline: { name: 'node:fs readSync, host page cache, 1 thread', value: raw.randMany } });
+      await f.close(r.handle);
+      await f.unlink(ROOT_INO, 'cached');
+    }
 
     for (const clients of [1, 16]) {
       const d = await f.mkdir(ROOT_INO, `c${clients}`);
       let next = 0;
-      t0 = performance.now();
+      let t0 = performance.now();
       await Promise.all(
         Array.from({ length: clients }, async () => {
           while (next < creates) {
@@ -105,7 +188,7 @@ export async function benchFs(opts: { dir: string; quick: boolean }): Promise<Be
         }),
       );
       rows.push({ group: GROUP, name: `create + close, ${clients} client${clients > 1 ? 's' : ''}`, unit: 'files/s', value: creates / seconds(t0), baseline: { name: 'node:fs open + close, 1 thread', value: raw.creates } });
-      const small = chunk.subarray(0, 4096);
+      const small = pieceOf(2).subarray(0, 4096);
       const fsyncs = creates / 5;
       next = 0;
       t0 = performance.now();
@@ -123,18 +206,30 @@ export async function benchFs(opts: { dir: string; quick: boolean }): Promise<Be
       rows.push({ group: GROUP, name: `create + 4 KiB write + fsync, ${clients} client${clients > 1 ? 's' : ''}`, unit: 'files/s', value: fsyncs / seconds(t0), baseline: { name: 'node:fs open+write+fsync+close, 1 thread', value: raw.createFsync } });
     }
 
-    // A tree of many files, then a reboot: mount time of the whole stack.
-    const t = await f.mkdir(ROOT_INO, 'tree');
+    // A tree that grows in steps; after each, a reboot: mount time of the whole stack.
+    const treeIno = (await f.mkdir(ROOT_INO, 'tree')).ino;
     let made = 0;
-    for (let dir = 0; made < mountFiles; dir++) {
-      const d = await f.mkdir(t.ino, `d${dir}`);
-      await Promise.all(Array.from({ length: Math.min(1000, mountFiles - made) }, (_, i) => f.create(d.ino, `f${i}`, 0o644).then((c) => f.close(c.handle))));
-      made += 1000;
+    for (const target of mountSteps) {
+      const fsNow = sys.fs!;
+      for (let dir = Math.floor(made / 1000); made < target; dir++) {
+        const d = dir * 1000 === made ? await fsNow.mkdir(treeIno, `d${dir}`) : await fsNow.lookup(treeIno, `d${dir}`);
+        const count = Math.min(1000 - (made % 1000), target - made);
+        const from = made % 1000;
+        await Promise.all(Array.from({ length: count }, (_, i) => fsNow.create(d.ino, `f${from + i}`, 0o644).then((c) => fsNow.close(c.handle))));
+        made += count;
+      }
+      await sys.shutdown();
+      const t0 = performance.now();
+      sys = await bootSystem({ disk: FileBackend.open(imagePath), seed: 1 });
+      rows.push({
+        group: GROUP,
+        name: `mount (boot of the whole stack) with ${target.toLocaleString('en')} files`,
+        unit: 'ms',
+        value: performance.now() - t0,
+        lowerIsBetter: true,
+        point: { chart: 'mount-vs-files', x: target, series: 'mount' },
+      });
     }
-    await sys.shutdown();
-    t0 = performance.now();
-    sys = await bootSystem({ disk: FileBackend.open(imagePath), seed: 1 });
-    rows.push({ group: GROUP, name: `mount (boot of the whole stack) with ${mountFiles.toLocaleString('en')} files`, unit: 'ms', value: performance.now() - t0, lowerIsBetter: true });
   } finally {
     await sys.shutdown();
     fs.rmSync(imagePath, { force: true });

@@ -16,6 +16,20 @@ export interface BenchRow {
   /** True when a smaller value is better (latencies, times). */
   lowerIsBetter?: boolean;
   note?: string;
+  /**
+   * Where this figure sits on one of the report's charts of cost against work (see
+   * charts.ts): the chart, the x value (file size, log length, tree size, ...), and the
+   * series name of the line it belongs to. With `baselineSeries`, the baseline is
+   * plotted too, as a line of that name.
+   */
+  point?: ChartPoint;
+}
+
+export interface ChartPoint {
+  chart: string;
+  x: number;
+  series: string;
+  baselineSeries?: string;
 }
 
 /** value / baseline for "higher is better", baseline / value otherwise; 1 means parity. */

@@ -1,13 +1,17 @@
 /**
- * `strata bench [--quick] [--json FILE] [--only GROUP]`: runs the benchmarks on fresh
- * images in a temporary directory and prints one table, each figure beside the raw or
- * peer baseline measured in the same run, then the same rows as JSON.
+ * `strata bench [--quick] [--json FILE] [--report DIR] [--only GROUP]`: runs the
+ * benchmarks on fresh images in a temporary directory and prints one table, each figure
+ * beside the raw or peer baseline measured in the same run, the goals and their verdicts,
+ * then the same rows as JSON. `--report DIR` also writes JSON, a Markdown page and SVG
+ * charts of cost against work (tools/bench/report-page.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 import { formatTable, toJson, type BenchRow } from '../bench/report.ts';
+import { formatGoals, judgeGoals } from '../bench/goals.ts';
+import { writeReport } from '../bench/report-page.ts';
 import { benchDriver } from '../bench/driver.ts';
 import { benchAxiom } from '../../axiom/bench.ts';
 import { benchBlock } from '../../services/block/bench.ts';
@@ -16,18 +20,24 @@ import { benchContent } from '../../services/content/bench.ts';
 import { benchIsolation } from '../../kernel/isolated/bench.ts';
 import { benchGuest } from '../guest/bench.ts';
 import { benchSnapshots } from '../bench/snapshots.ts';
+import { benchCrashtest } from '../bench/crashtest.ts';
 import { sqliteBaseline } from '../bench/sqlite.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 
 const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
-  only: { value: true, help: 'run one group only (driver, block, content, fs, snapshots, isolation, guest, axiom)' },
+  report: { value: true, help: 'also write DIR/results.json, DIR/README.md (goals, tables, charts) and DIR/charts/*.svg' },
+  only: { value: true, help: 'run one group only (driver, block, content, fs, snapshots, isolation, guest, axiom, crashtest)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
 
-export const benchHelp = helpText('strata bench [--quick] [--json FILE] [--only GROUP] [--dir DIR]', 'Run the benchmark suite and print a table with baselines, then JSON.', spec);
+export const benchHelp = helpText(
+  'strata bench [--quick] [--json FILE] [--report DIR] [--only GROUP] [--dir DIR]',
+  'Run the benchmark suite and print a table with baselines, the goals and their verdicts, then JSON.',
+  spec,
+);
 
 /** Adds the group name to rows from a layer's own benchmark. */
 const grouped = (group: string, rows: Omit<BenchRow, 'group'>[]): BenchRow[] => rows.map((r) => ({ ...r, group }));
@@ -45,6 +55,7 @@ const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<Ben
       'axiom',
       (await benchAxiom({ ...o, baseline: sqliteBaseline, hasher: axiomHasher })).map((r) => ({ ...r, lowerIsBetter: r.unit === 'ms' })),
     ),
+  crashtest: benchCrashtest,
 };
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -55,6 +66,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const quick = args.options.quick === true;
   const dir = (args.options.dir as string | undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'strata-bench-'));
   fs.mkdirSync(dir, { recursive: true });
+  if (args.options.report) fs.mkdirSync(String(args.options.report), { recursive: true }); // fail before the run, not after it
   const rows: BenchRow[] = [];
   try {
     for (const [name, run] of Object.entries(groups)) {
@@ -67,8 +79,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const meta = { quick, node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, date: new Date().toISOString() };
   console.log(formatTable(rows));
-  const json = toJson(rows, meta);
+  const goals = judgeGoals(rows);
+  console.log(`\ngoals (ratios against the same run's baselines):\n${formatGoals(goals)}\n`);
+  const json = toJson(rows, { ...meta, goals });
   console.log(json);
   if (args.options.json) fs.writeFileSync(String(args.options.json), json + '\n');
+  if (args.options.report) {
+    const report = await writeReport(String(args.options.report), rows, meta);
+    console.error(`bench: report written to ${report.dir}: ${report.files.join(', ')}`);
+  }
   return 0;
 }
