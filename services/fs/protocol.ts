@@ -196,8 +196,12 @@ export interface SnapshotInfo {
 }
 
 export interface DiffEntry {
+  /** For 'renamed', the new path. */
   path: string;
-  change: 'added' | 'removed' | 'modified' | 'type';
+  /** 'renamed': a removed path and an added one whose objects are alike, times aside (snapshot-diff.ts). */
+  change: 'added' | 'removed' | 'modified' | 'type' | 'renamed';
+  /** 'renamed' only: the old path. */
+  from?: string;
   type: FileType;
   sizeBytesBefore?: number;
   sizeBytesAfter?: number;
