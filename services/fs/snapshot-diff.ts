@@ -10,7 +10,19 @@
  * change (every directory above a change has a new mtime). Under a 'type' change the
  * old directory's paths are listed as removed, the new one's as added. Paths come in name order,
  * depth first; each starts with '/'.
+ *
+ * Renames. A removed path and an added path whose objects are alike (pairRenames: the same
+ * kind, mode, owner and contents, times aside; for a directory, alike names and children
+ * all the way down) become one 'renamed' entry at the new path with `from` the old one, and
+ * a renamed directory's paths below it are not listed. Candidates are every removed and
+ * every added path (under added or removed directories too, not 'type' changes); removed
+ * paths are taken shallowest first, then in code-unit order, each pairing with the first
+ * alike added path in the same order that is not taken or under a taken directory. Only
+ * paths already listed are compared, so renames cost what the difference costs. A diff
+ * cut at its limit (`truncated`) is not paired.
  */
+import { blake3 } from '@noble/hashes/blake3.js';
+import { encode } from '../../kernel/codec.ts';
 import { hashKey } from './pages.ts';
 import { typeOf, type ObjectSource, type TreeObject } from './tree.ts';
 import type { DiffEntry } from './protocol.ts';
@@ -56,10 +68,81 @@ function fieldsChanged(a: TreeObject, b: TreeObject): ChangeField[] {
   return out;
 }
 
-export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Array, limit = DIFF_ENTRIES_MAX): { entries: DiffEntry[]; truncated: boolean } {
+/** An entry with, for an added or removed path, the time-blind key of its object (likeKey). */
+type Listed = DiffEntry & { key?: string };
+
+/** Hex key of an object's kind, mode, owner and contents, times aside; a directory's from its entries' names and keys. */
+function likeKey(o: TreeObject, childKeys: string[]): string {
+  let value: unknown[];
+  if (o.kind === 'file') value = ['f', o.mode, o.uid, o.gid, o.sizeBytes, o.pages];
+  else if (o.kind === 'symlink') value = ['l', o.mode, o.uid, o.gid, o.target];
+  else value = ['d', o.mode, o.uid, o.gid, o.entries.map(([name], i) => [name, childKeys[i]])];
+  return hashKey(blake3(encode(value)));
+}
+
+function depthOf(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
+  return n;
+}
+
+/** Whether some proper ancestor of `path` is in `dirs` (costs the path's depth). */
+function underAny(path: string, dirs: Set<string>): boolean {
+  if (dirs.size === 0) return false;
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (dirs.has(path.slice(0, i))) return true;
+  return false;
+}
+
+function byDepthThenPath(a: { path: string }, b: { path: string }): number {
+  return depthOf(a.path) - depthOf(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}
+
+/** Folds alike removed/added pairs into 'renamed' entries (the rule is in the header). */
+export function pairRenames(entries: Listed[]): DiffEntry[] {
+  const removed = entries.filter((e) => e.change === 'removed' && e.key !== undefined).sort(byDepthThenPath);
+  const addedByKey = new Map<string, Listed[]>();
+  for (const e of [...entries].filter((x) => x.change === 'added' && x.key !== undefined).sort(byDepthThenPath)) {
+    let list = addedByKey.get(e.key!);
+    if (!list) addedByKey.set(e.key!, (list = []));
+    list.push(e);
+  }
+  if (addedByKey.size === 0 || removed.length === 0) return entries.map(strip);
+  const takenDirs = { removed: new Set<string>(), added: new Set<string>() };
+  const gone = new Set<Listed>();
+  const renamedAt = new Map<Listed, DiffEntry>();
+  const isTaken = (e: Listed, side: 'removed' | 'added') => gone.has(e) || underAny(e.path, takenDirs[side]);
+  for (const r of removed) {
+    if (isTaken(r, 'removed')) continue;
+    const a = addedByKey.get(r.key!)?.find((x) => !isTaken(x, 'added'));
+    if (!a) continue;
+    gone.add(r).add(a);
+    if (r.type === 'dir') {
+      takenDirs.removed.add(r.path);
+      takenDirs.added.add(a.path);
+    }
+    renamedAt.set(a, { path: a.path, change: 'renamed', from: r.path, type: a.type, sizeBytesBefore: r.sizeBytesBefore, sizeBytesAfter: a.sizeBytesAfter });
+  }
+  if (renamedAt.size === 0) return entries.map(strip);
   const out: DiffEntry[] = [];
+  for (const e of entries) {
+    const renamed = renamedAt.get(e);
+    if (renamed) out.push(renamed);
+    else if (e.key !== undefined && isTaken(e, e.change as 'removed' | 'added')) continue;
+    else out.push(strip(e));
+  }
+  return out;
+}
+
+function strip(e: Listed): DiffEntry {
+  if (e.key === undefined) return e;
+  const { key: _key, ...rest } = e;
+  return rest;
+}
+
+export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Array, limit = DIFF_ENTRIES_MAX): { entries: DiffEntry[]; truncated: boolean } {
+  const out: Listed[] = [];
   let truncated = false;
-  const push = (e: DiffEntry): boolean => {
+  const push = (e: Listed): boolean => {
     if (out.length >= limit) {
       truncated = true;
       return false;
@@ -67,10 +150,14 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
     out.push(e);
     return true;
   };
-  const whole = (path: string, o: TreeObject, change: 'added' | 'removed'): void => {
+  /** Lists `o` and everything under it; returns its likeKey. */
+  const whole = (path: string, o: TreeObject, change: 'added' | 'removed'): string => {
     const size = sizeOf(o);
-    if (!push({ path, change, type: typeOf(o), ...(change === 'added' ? { sizeBytesAfter: size } : { sizeBytesBefore: size }) })) return;
-    if (o.kind === 'dir') for (const [name, , h] of o.entries) whole(join(path, name), need(src, h), change);
+    const e: Listed = { path, change, type: typeOf(o), ...(change === 'added' ? { sizeBytesAfter: size } : { sizeBytesBefore: size }) };
+    if (!push(e)) return '';
+    const childKeys = o.kind === 'dir' ? o.entries.map(([name, , h]) => whole(join(path, name), need(src, h), change)) : [];
+    e.key = likeKey(o, childKeys);
+    return e.key;
   };
   const walk = (path: string, ha: Uint8Array, hb: Uint8Array): void => {
     if (truncated || hashKey(ha) === hashKey(hb)) return;
@@ -104,7 +191,7 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
     }
   };
   walk('/', rootA, rootB);
-  return { entries: out, truncated };
+  return { entries: truncated ? out.map(strip) : pairRenames(out), truncated };
 }
 
 function join(dir: string, name: string): string {

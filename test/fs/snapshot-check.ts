@@ -13,6 +13,8 @@ import { dumpFs, type Subject } from './model-check.ts';
 const PATHS = ['/a', '/b', '/d/a', '/d/b', '/d/e/a', '/d/e/b'];
 const DIRS = ['/d', '/d/e'];
 const SNAPS = ['s0', 's1', 's2'];
+/** Where 'movedir' moves a directory of DIRS to. */
+const MOVE_TARGETS = ['/m', '/d/m'];
 
 export type SnapOp =
   | { kind: 'write'; path: number; offsetBytes: number; lengthBytes: number; seed: number }
@@ -24,6 +26,7 @@ export type SnapOp =
   | { kind: 'symlink'; path: number }
   | { kind: 'create' | 'restore' | 'delete'; snap: number }
   | { kind: 'diff'; snap: number; to: number }
+  | { kind: 'movedir'; dir: number; to: number }
   | { kind: 'remount' };
 
 const KIB = 1024;
@@ -38,6 +41,31 @@ export const snapOpArb: fc.Arbitrary<SnapOp> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('create' as const, 'restore' as const, 'delete' as const), snap: fc.nat(SNAPS.length - 1) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('diff' as const), snap: fc.nat(SNAPS.length - 1), to: fc.nat(SNAPS.length) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'remount' as const }) },
+);
+
+/** A tree to move things in (/a, /b, /d/a, /d/e/a, /d/e/b) and snapshot s0 of it: what renameOpArb's scripts start from. */
+export const RENAME_SETUP: SnapOp[] = [
+  { kind: 'mkdir', dir: 0 },
+  { kind: 'mkdir', dir: 1 },
+  ...[0, 1, 2, 4, 5].map((path, i): SnapOp => ({ kind: 'write', path, offsetBytes: 0, lengthBytes: 1000 + 999 * i, seed: i })),
+  { kind: 'create', snap: 0 },
+];
+
+/**
+ * Moves more than it writes, with one snapshot name and diffs mostly to the live tree: a
+ * script that makes diffs with renames (of files and of whole directories) likely.
+ */
+export const renameOpArb: fc.Arbitrary<SnapOp> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), path: fc.nat(PATHS.length - 1), offsetBytes: fc.constant(0), lengthBytes: fc.integer({ min: 1, max: 70 * KIB }), seed: fc.nat(3) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('rename' as const), path: fc.nat(PATHS.length - 1), path2: fc.nat(PATHS.length - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('movedir' as const), dir: fc.nat(DIRS.length - 1), to: fc.nat(MOVE_TARGETS.length - 1) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('mkdir' as const), dir: fc.nat(DIRS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unlink' as const), path: fc.nat(PATHS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clone' as const), path: fc.nat(PATHS.length - 1), path2: fc.nat(PATHS.length - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('symlink' as const), path: fc.nat(PATHS.length - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('create' as const), snap: fc.constant(0) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restore' as const), snap: fc.constant(0) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('diff' as const), snap: fc.constant(0), to: fc.constantFrom(0, SNAPS.length, SNAPS.length) }) },
 );
 
 function bytes(lengthBytes: number, seed: number): Uint8Array {
@@ -55,15 +83,35 @@ export async function snapDump(fs: FsClient): Promise<Dump> {
   return d;
 }
 
-/** What a diff from `a` to `b` must say, from two dumps: [path, change] sorted by path. */
+/** A path's likeness in a dump: its line, and for a directory every line below it by relative path. */
+function likeness(d: Dump, path: string): string {
+  const v = d[path];
+  if (!v.startsWith('dir ')) return v;
+  const prefix = path === '/' ? '/' : `${path}/`;
+  const below = Object.keys(d).filter((p) => p.startsWith(prefix)).sort().map((p) => `${p.slice(prefix.length)}=${d[p]}`);
+  return [v, ...below].join('\n');
+}
+
+const depth = (p: string) => p.split('/').length;
+const order = (x: string, y: string) => depth(x) - depth(y) || (x < y ? -1 : x > y ? 1 : 0);
+const inside = (p: string, dirs: Set<string>) => [...dirs].some((d) => p.startsWith(`${d}/`));
+
+/**
+ * What a diff from `a` to `b` must say, from two dumps: [path, change] sorted by path. A
+ * removed and an added path alike in every line (a directory: with all below it) are one
+ * rename, paired as snapshot-diff.ts says: removed shallowest first then by path, each with
+ * the first alike added path in that order not taken or under a taken directory.
+ */
 export function modelDiff(a: Dump, b: Dump): string[] {
   const out: string[] = [];
+  const removed: string[] = [];
+  const added: string[] = [];
   const parts = (v: string) => v.split(' '); // type mode size [detail]
   for (const p of new Set([...Object.keys(a), ...Object.keys(b)])) {
     const x = a[p];
     const y = b[p];
-    if (x === undefined) out.push(`${p} added`);
-    else if (y === undefined) out.push(`${p} removed`);
+    if (x === undefined) added.push(p);
+    else if (y === undefined) removed.push(p);
     else {
       const [tx, mx] = parts(x);
       const [ty, my] = parts(y);
@@ -71,11 +119,29 @@ export function modelDiff(a: Dump, b: Dump): string[] {
       else if (tx === 'dir' ? mx !== my : x !== y) out.push(`${p} modified`);
     }
   }
+  removed.sort(order);
+  added.sort(order);
+  const taken = new Set<string>();
+  const takenDirs = { removed: new Set<string>(), added: new Set<string>() };
+  for (const r of removed) {
+    if (inside(r, takenDirs.removed)) continue;
+    const like = likeness(a, r);
+    const to = added.find((x) => !taken.has(x) && !inside(x, takenDirs.added) && likeness(b, x) === like);
+    if (to === undefined) continue;
+    taken.add(r).add(to);
+    if (a[r].startsWith('dir ')) {
+      takenDirs.removed.add(r);
+      takenDirs.added.add(to);
+    }
+    out.push(`${to} renamed from ${r}`);
+  }
+  for (const p of removed) if (!taken.has(p) && !inside(p, takenDirs.removed)) out.push(`${p} removed`);
+  for (const p of added) if (!taken.has(p) && !inside(p, takenDirs.added)) out.push(`${p} added`);
   return out.sort();
 }
 
 export function shownDiff(entries: DiffEntry[]): string[] {
-  return entries.map((e) => `${e.path} ${e.change}`).sort();
+  return entries.map((e) => (e.change === 'renamed' ? `${e.path} renamed from ${e.from}` : `${e.path} ${e.change}`)).sort();
 }
 
 async function attempt(f: () => Promise<unknown>): Promise<void> {
@@ -91,8 +157,9 @@ function split(path: string): [string, string] {
   return [path.slice(0, i) || '/', path.slice(i + 1)];
 }
 
-/** Runs one script; throws on the first disagreement. */
-export async function runSnapshotCheck(open: () => Promise<Subject>, script: SnapOp[]): Promise<void> {
+/** Runs one script; throws on the first disagreement. Returns how many 'renamed' entries its diffs had. */
+export async function runSnapshotCheck(open: () => Promise<Subject>, script: SnapOp[]): Promise<{ renamed: number }> {
+  let renamed = 0;
   const subject = await open();
   let fs = subject.fs;
   const model = new Map<string, Dump>();
@@ -144,6 +211,9 @@ export async function runSnapshotCheck(open: () => Promise<Subject>, script: Sna
           }
           break;
         }
+        case 'movedir':
+          await attempt(async () => fs.rename(await parentIno(DIRS[op.dir]), split(DIRS[op.dir])[1], await parentIno(MOVE_TARGETS[op.to]), split(MOVE_TARGETS[op.to])[1]));
+          break;
         case 'chmod':
           await attempt(async () => fs.setattr((await fs.resolve(PATHS[op.path], false)).ino, { mode: op.mode }));
           break;
@@ -193,6 +263,7 @@ export async function runSnapshotCheck(open: () => Promise<Subject>, script: Sna
           const b = to === undefined ? await snapDump(fs) : model.get(to)!;
           const r = await fs.snapshotDiff(from, to);
           expect(shownDiff(r.entries), where).toEqual(modelDiff(model.get(from)!, b));
+          renamed += r.entries.filter((e) => e.change === 'renamed').length;
           break;
         }
         case 'remount':
@@ -211,6 +282,7 @@ export async function runSnapshotCheck(open: () => Promise<Subject>, script: Sna
       await fs.snapshotRestore(name);
       expect(await snapDump(fs), `restore ${name} after remount`).toEqual(dump);
     }
+    return { renamed };
   } finally {
     await subject.close();
   }

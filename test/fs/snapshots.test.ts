@@ -49,7 +49,7 @@ async function readFile(fs: FsClient, path: string): Promise<Uint8Array> {
 describe('snapshots over the whole stack', () => {
   it('agree with their model on random operations across reboots', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(snapOpArb, { minLength: 10, maxLength: 30 }), (script) => runSnapshotCheck(openStack, script)),
+      fc.asyncProperty(fc.array(snapOpArb, { minLength: 10, maxLength: 30 }), async (script) => void (await runSnapshotCheck(openStack, script))),
       { numRuns: 6 },
     );
   });

@@ -137,11 +137,13 @@ export interface SnapshotView {
   exclusiveBytes?: number;
 }
 
-export type ChangeKind = 'added' | 'removed' | 'modified' | 'type';
+export type ChangeKind = 'added' | 'removed' | 'modified' | 'type' | 'renamed';
 
 export interface DiffEntryView {
   path: string;
   change: ChangeKind;
+  /** renamed: the old path (`path` is the new one). */
+  from?: string;
   /** file | dir | symlink, after the change (before it, for removed). */
   type: string;
   sizeBytesBefore?: number;
@@ -225,7 +227,7 @@ export class FsSnapshots implements SnapshotsApi {
     return snapshotView(s!);
   }
   async diff(from: string, to?: string): Promise<DiffEntryView[]> {
-    return (await this.fs.snapshotDiff(from, to)).entries.map((e) => ({ path: e.path, change: e.change, type: e.type, sizeBytesBefore: e.sizeBytesBefore, sizeBytesAfter: e.sizeBytesAfter }));
+    return (await this.fs.snapshotDiff(from, to)).entries.map((e) => ({ path: e.path, change: e.change, ...(e.from === undefined ? {} : { from: e.from }), type: e.type, sizeBytesBefore: e.sizeBytesBefore, sizeBytesAfter: e.sizeBytesAfter }));
   }
   async restore(name: string): Promise<void> {
     await this.fs.snapshotRestore(name);

@@ -5,7 +5,8 @@
  * "not available yet (needs snapshots in services/fs)".
  *
  * diff prints one line per changed path, git's letters: A added, D removed (deleted),
- * M modified, T type changed; B defaults to the live tree. --json on list and diff.
+ * M modified, T type changed, R renamed (OLD -> NEW: a removed and an added path alike but
+ * for times); B defaults to the live tree. --json on list and diff.
  */
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { need, type ChangeKind, type DiffEntryView, type SnapshotView } from '../backends.ts';
@@ -31,13 +32,13 @@ function snapJson(s: SnapshotView) {
   return { name: s.name, rootHash: s.rootHash, createdAt: isoTime(s.createdAt), seq: s.seq ?? null, fileCount: s.fileCount ?? null, dirCount: s.dirCount ?? null, sizeBytes: s.sizeBytes ?? null, exclusiveBytes: s.exclusiveBytes ?? null };
 }
 
-const LETTER: Record<ChangeKind, string> = { added: 'A', removed: 'D', modified: 'M', type: 'T' };
+const LETTER: Record<ChangeKind, string> = { added: 'A', removed: 'D', modified: 'M', type: 'T', renamed: 'R' };
 
 function sizeChange(e: DiffEntryView): string {
   const b = e.sizeBytesBefore;
   const a = e.sizeBytesAfter;
   if (e.change === 'added') return a === undefined ? '' : humanBytes(a);
-  if (e.change === 'removed') return b === undefined ? '' : humanBytes(b);
+  if (e.change === 'removed' || e.change === 'renamed') return b === undefined ? '' : humanBytes(b);
   if (a === undefined || b === undefined) return '';
   return `${humanBytes(b)} -> ${humanBytes(a)}`;
 }
@@ -121,10 +122,11 @@ const diff: CommandSpec = {
     const [from, to] = p.args;
     const changes = await call(from, () => api(ctx).diff(from, to));
     if (p.has('json')) return void ctx.json({ from, to: to ?? null, changes });
-    const rows = changes.map((e) => [LETTER[e.change], e.type === 'dir' ? `${e.path}/` : e.path, sizeChange(e)]);
+    const shown = (path: string, type: string) => (type === 'dir' ? `${path}/` : path);
+    const rows = changes.map((e) => [LETTER[e.change], e.change === 'renamed' && e.from !== undefined ? `${shown(e.from, e.type)} -> ${shown(e.path, e.type)}` : shown(e.path, e.type), sizeChange(e)]);
     for (const line of formatTable(rows, ['left', 'left', 'right'])) ctx.print(line);
     const n = (k: ChangeKind) => changes.filter((e) => e.change === k).length;
-    const parts = (['added', 'removed', 'modified', 'type'] as ChangeKind[]).filter((k) => n(k) > 0).map((k) => `${n(k)} ${k === 'type' ? 'type changed' : k}`);
+    const parts = (['added', 'removed', 'modified', 'renamed', 'type'] as ChangeKind[]).filter((k) => n(k) > 0).map((k) => `${n(k)} ${k === 'type' ? 'type changed' : k}`);
     ctx.print(changes.length === 0 ? `no changes from ${from} to ${to ?? 'the live tree'}` : `${changes.length} change${changes.length === 1 ? '' : 's'}: ${parts.join(', ')}`);
   },
 };
