@@ -65,3 +65,53 @@ describe('strata mkimage and inspect', () => {
     await expect(look(image, 'superblock')).rejects.toThrow(/neither superblock copy is valid/);
   });
 });
+
+describe('strata inspect chunk and path', () => {
+  it('shows a file: attributes, both names, pages with chunk hashes and block addresses; and the chunk: where, length, refcount, verified, who names it, a preview', async () => {
+    const { sampleImage } = await import('./fsck-image.ts');
+    const disk = await sampleImage();
+    const p = await inspect(disk, 'path', { limit: 50, arg: '/dir/b' });
+    expect(p.ok).toBe(true);
+    expect(p.text).toMatch(/^\/dir\/b: inode \d+, file, mode 0644, uid 0, gid 0, nlink 2, size 5000 bytes/);
+    expect(p.text).toMatch(/names: \/dir\/b, \/dir\/b-link/);
+    const m = /\n\s+0\s+5000\s+([0-9a-f]{64})\s+\[(\d+), \+2\)\s+ok/.exec(p.text);
+    expect(m).not.toBeNull();
+    const [, hash, block] = m!;
+
+    const c = await inspect(disk, 'chunk', { limit: 50, arg: hash.slice(0, 12) });
+    expect(c.ok).toBe(true);
+    expect(c.text).toContain(`chunk ${hash}`);
+    expect(c.text).toMatch(new RegExp(`length 5000 bytes in 2 block\\(s\\) at \\[${block}, \\+2\\).*bitmap: allocated`));
+    expect(c.text).toMatch(/refcount 1\nhash verified/);
+    expect(c.text).toMatch(/named by: \/dir\/b page 0; snapshots: .*\/\.snapshots\/one\/dir\/b/);
+    const { patterned } = await import('../helpers/stack.ts');
+    const first16 = Array.from(patterned(5000, 2).subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    expect(c.text).toContain(`00000000  ${first16}`);
+    expect((c.data as { refcount: number }).refcount).toBe(1);
+
+    const d = await inspect(disk, 'path', { limit: 50, arg: '/dir' });
+    expect(d.text).toMatch(/file\s+b\n.*file\s+b-link/);
+    expect((await inspect(disk, 'path', { limit: 50, arg: '/s' })).text).toMatch(/-> a/);
+
+    // Damage the chunk: both views say so.
+    const buf = new Uint8Array(512);
+    disk.read(Number(block) * 4096, buf);
+    buf[7] ^= 1;
+    disk.write(Number(block) * 4096, buf);
+    const c2 = await inspect(disk, 'chunk', { limit: 50, arg: hash });
+    expect(c2.ok).toBe(false);
+    expect(c2.text).toMatch(/hash MISMATCH/);
+    const p2 = await inspect(disk, 'path', { limit: 50, arg: '/dir/b' });
+    expect(p2.ok).toBe(false);
+    expect(p2.text).toMatch(/BAD HASH/);
+  });
+
+  it('names what it cannot find', async () => {
+    const { sampleImage } = await import('./fsck-image.ts');
+    const disk = await sampleImage();
+    await expect(inspect(disk, 'chunk', { limit: 50, arg: 'ffffffffffff' })).rejects.toThrow(/no chunk ffffffffffff/);
+    await expect(inspect(disk, 'chunk', { limit: 50, arg: 'xyz' })).rejects.toThrow(/not a chunk hash/);
+    await expect(inspect(disk, 'path', { limit: 50, arg: '/dir/nope' })).rejects.toThrow(/\/dir\/nope: no such file/);
+    await expect(inspect(disk, 'path', { limit: 50, arg: '/a/x' })).rejects.toThrow(/\/a is not a directory/);
+  });
+});

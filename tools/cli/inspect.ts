@@ -1,8 +1,10 @@
 /**
- * `strata inspect IMAGE [superblock|bitmap|journal|axiom] [--json]`: an image's on-disk
- * structures in readable form, in the manner of debugfs or zdb. Read-only: the image is
- * opened O_RDONLY and nothing is replayed or repaired. Every structure is verified as it
- * is read, and a damaged one is reported by name (field, block), not trusted.
+ * `strata inspect IMAGE [superblock|bitmap|journal|axiom|chunk HASH|path PATH] [--json]`:
+ * an image's on-disk structures in readable form, in the manner of debugfs or zdb.
+ * Read-only: the image is opened O_RDONLY and nothing is replayed onto it or repaired.
+ * Every structure is verified as it is read, and a damaged one is reported by name
+ * (field, block), not trusted. `chunk` and `path` read the content index and the
+ * filesystem as fsck rebuilds them (tools/fsck/describe.ts).
  */
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
 import {
@@ -19,11 +21,16 @@ import { DiskLogDevice } from '../../axiom/disk-device.ts';
 import { formatInspect, inspectAxiom } from '../../axiom/inspect.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 import { formatBytes } from '../../drivers/virtio-blk/driver.ts';
+import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import { examineImage, FsckOperationalError } from '../fsck/index.ts';
+import { describeChunk, describePath, DescribeError } from '../fsck/describe.ts';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 
 const BLOCK_SIZE_BYTES = 4096;
-const WHATS = ['superblock', 'bitmap', 'journal', 'axiom'] as const;
+const WHATS = ['superblock', 'bitmap', 'journal', 'axiom', 'chunk', 'path'] as const;
 type What = (typeof WHATS)[number];
+/** Structures named with an argument: `chunk HASH`, `path PATH`. */
+const WITH_ARG: readonly What[] = ['chunk', 'path'];
 
 const spec: Record<string, OptionSpec> = {
   json: { help: 'print the structure as JSON' },
@@ -33,8 +40,15 @@ const spec: Record<string, OptionSpec> = {
 };
 
 export const inspectHelp = helpText(
-  `strata inspect <image> [${WHATS.join('|')}] [--json] [--from SEQ] [--limit N]`,
-  'Print an image\'s on-disk structures (read-only): the superblock and region table, the\nallocation bitmap, the block journal, or the Axiom log with its chain verified.',
+  'strata inspect <image> [superblock|bitmap|journal|axiom|chunk HASH|path PATH] [--json] [--from SEQ] [--limit N]',
+  [
+    "Print an image's on-disk structures (read-only): the superblock and region table, the",
+    'allocation bitmap, the block journal, or the Axiom log with its chain verified;',
+    'chunk HASH (a unique prefix will do): where the chunk lives, its length, refcount,',
+    'whether its bytes hash to its name, the files naming it, a hex/ascii preview;',
+    "path PATH: the inode's attributes and its pages (chunk hashes, block addresses, each",
+    'verified), entries or target.',
+  ].join('\n'),
   spec,
 );
 
@@ -42,16 +56,17 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, spec);
   if (args.options.help) return console.log(inspectHelp), 0;
   const [imagePath, whatArg = 'superblock', ...rest] = args.positionals;
-  if (!imagePath || rest.length) throw new UsageError('inspect takes an image path and one structure name');
   if (!(WHATS as readonly string[]).includes(whatArg)) throw new UsageError(`unknown structure '${whatArg}' (one of: ${WHATS.join(', ')})`);
+  const needsArg = WITH_ARG.includes(whatArg as What);
+  if (!imagePath || rest.length !== (needsArg ? 1 : 0)) throw new UsageError(needsArg ? `inspect ${whatArg} takes one ${whatArg === 'chunk' ? 'HASH' : 'PATH'}` : 'inspect takes an image path and one structure name');
   const json = args.options.json === true;
   const backend = FileBackend.open(imagePath, { readOnly: true });
   try {
-    const out = await inspect(backend, whatArg as What, { fromSeq: numberOpt(args.options.from), limit: numberOpt(args.options.limit) ?? 50 });
+    const out = await inspect(backend, whatArg as What, { fromSeq: numberOpt(args.options.from), limit: numberOpt(args.options.limit) ?? 50, arg: rest[0] });
     console.log(json ? JSON.stringify(out.data, jsonBytes, 2) : out.text);
     return out.ok ? 0 : 4;
   } catch (e) {
-    if (e instanceof FormatError) {
+    if (e instanceof FormatError || e instanceof DescribeError || e instanceof FsckOperationalError) {
       console.error(`strata inspect: ${imagePath}: ${e.message}`);
       return 4;
     }
@@ -72,7 +87,12 @@ function jsonBytes(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value;
 }
 
-export async function inspect(backend: FileBackend, what: What, opts: { fromSeq?: number; limit: number }): Promise<{ ok: boolean; text: string; data: unknown }> {
+export async function inspect(backend: DiskBackend, what: What, opts: { fromSeq?: number; limit: number; arg?: string }): Promise<{ ok: boolean; text: string; data: unknown }> {
+  if (what === 'chunk' || what === 'path') {
+    if (!opts.arg) throw new UsageError(`inspect ${what} needs an argument`);
+    const x = await examineImage(backend);
+    return what === 'chunk' ? describeChunk(x, opts.arg) : describePath(x, opts.arg);
+  }
   const deviceBlockCount = Math.floor(backend.sizeBytes / BLOCK_SIZE_BYTES);
   const read: BlockReader = async (blockIndex, blockCount) => {
     const buf = new Uint8Array(blockCount * BLOCK_SIZE_BYTES);

@@ -1,0 +1,142 @@
+/**
+ * `strata inspect IMAGE chunk HASH` and `strata inspect IMAGE path PATH`, from the same
+ * read-only pass as fsck (index.ts examineImage): the content index and the filesystem
+ * state rebuilt offline, so what inspect shows is what a mount would serve.
+ *
+ * chunk: where it lives (blocks, bitmap state), its length, refcount, whether its bytes
+ * hash to its name, the live and snapshot paths naming it, and a hex/ascii preview.
+ * path: the inode's attributes, and its pages (file: index, length, chunk hash, block
+ * address, verified), entries (directory) or target (symlink). Paths are of the live tree,
+ * resolved without following symlinks.
+ */
+import { hexOf } from '../../services/content/errors.ts';
+import { ROOT_INO } from '../../services/fs/protocol.ts';
+import type { Inode } from '../../services/fs/state.ts';
+import type { Time } from '../../services/fs/records.ts';
+import { chunkBytes } from './content.ts';
+import type { ImageExamination } from './index.ts';
+
+export interface Described {
+  ok: boolean;
+  text: string;
+  data: unknown;
+}
+
+const PREVIEW_BYTES = 256;
+
+export class DescribeError extends Error {}
+
+function rebuilt(x: ImageExamination): asserts x is ImageExamination & Required<Pick<ImageExamination, 'content' | 'state'>> {
+  if (!x.content || !x.state) throw new DescribeError(`the image's metadata cannot be rebuilt: ${x.findings.problems.map((p) => p.message).join('; ')}`);
+}
+
+/** A hex/ascii dump, 16 bytes a line, as `xxd`. */
+export function hexDump(bytes: Uint8Array, baseOffset = 0): string[] {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16);
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`  ${(baseOffset + at).toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return lines;
+}
+
+function isAllocated(x: ImageExamination, blockIndex: number, blockCount: number): boolean | undefined {
+  const bits = x.view.bits;
+  if (!bits) return undefined;
+  for (let i = blockIndex; i < blockIndex + blockCount; i++) if (!(bits[i >>> 3] & (1 << (i & 7)))) return false;
+  return true;
+}
+
+export async function describeChunk(x: ImageExamination, hashText: string): Promise<Described> {
+  rebuilt(x);
+  const want = hashText.toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(want)) throw new DescribeError(`'${hashText}' is not a chunk hash (4 to 64 hex digits)`);
+  const matches = [...x.content.index.values()].filter((e) => hexOf(e.hash).startsWith(want));
+  if (matches.length === 0) throw new DescribeError(`no chunk ${want}${want.length < 64 ? '...' : ''} in the content index`);
+  if (matches.length > 1) throw new DescribeError(`${matches.length} chunks start with ${want}; give more digits`);
+  const e = matches[0];
+  const hex = hexOf(e.hash);
+  const bytes = await chunkBytes(x.view, e);
+  const verified = !x.content.badChunks.has(hex);
+  const allocated = isAllocated(x, e.blockIndex, e.blockCount);
+  const live: string[] = [];
+  for (const n of x.state.inodes.values()) {
+    if (!n.pages) continue;
+    for (const [index, p] of n.pages) if (p.hash && hexOf(p.hash) === hex) live.push(`${x.namespace?.pathsOf.get(n.ino)?.[0] ?? `inode ${n.ino} (unlinked)`} page ${index}`);
+  }
+  const snapshots = x.snapshots?.pathsOf.get(hex) ?? [];
+  const lines = [
+    `chunk ${hex}`,
+    `length ${e.sizeBytes} bytes in ${e.blockCount} block(s) at [${e.blockIndex}, +${e.blockCount}) (byte offset ${e.blockIndex * 4096}); bitmap: ${allocated === undefined ? 'unreadable' : allocated ? 'allocated' : 'FREE (fsck: in-use-free)'}`,
+    `refcount ${e.refcount}`,
+    `hash ${verified ? 'verified' : 'MISMATCH: the bytes do not hash to the name'}`,
+    `named by: ${live.length ? live.slice(0, 20).join(', ') : 'no live file'}${snapshots.length ? `; snapshots: ${snapshots.join(', ')}` : ''}`,
+    `first ${Math.min(PREVIEW_BYTES, bytes.length)} of ${bytes.length} bytes:`,
+    ...hexDump(bytes.subarray(0, PREVIEW_BYTES)),
+  ];
+  return {
+    ok: verified && allocated !== false,
+    text: lines.join('\n'),
+    data: { hash: hex, sizeBytes: e.sizeBytes, blockIndex: e.blockIndex, blockCount: e.blockCount, refcount: e.refcount, verified, allocated, namedBy: live, snapshots, preview: Buffer.from(bytes.subarray(0, PREVIEW_BYTES)).toString('hex') },
+  };
+}
+
+const fmtTime = (t: Time) => `${new Date(t[0] * 1000).toISOString().replace('.000Z', 'Z')} (+${t[1]} ns)`;
+
+function resolve(x: ImageExamination & { state: NonNullable<ImageExamination['state']> }, path: string): Inode {
+  if (!path.startsWith('/')) throw new DescribeError(`'${path}' is not an absolute path`);
+  let n = x.state.inode(ROOT_INO);
+  let at = '';
+  for (const name of path.split('/').filter(Boolean)) {
+    if (!n.dir) throw new DescribeError(`${at || '/'} is not a directory`);
+    const next = name === '.' ? n.ino : name === '..' ? n.dir.parent : n.dir.entries.get(name)?.ino;
+    at += `/${name}`;
+    const child = next === undefined ? undefined : x.state.get(next);
+    if (!child) throw new DescribeError(`${at}: no such file or directory`);
+    n = child;
+  }
+  return n;
+}
+
+export async function describePath(x: ImageExamination, path: string): Promise<Described> {
+  rebuilt(x);
+  const n = resolve(x, path);
+  const lines = [
+    `${path}: inode ${n.ino}, ${n.type}, mode ${n.mode.toString(8).padStart(4, '0')}, uid ${n.uid}, gid ${n.gid}, nlink ${n.nlink}, size ${n.sizeBytes} bytes, data version ${n.dataVersion}`,
+    `  atime ${fmtTime(n.atime)}  mtime ${fmtTime(n.mtime)}  ctime ${fmtTime(n.ctime)}`,
+  ];
+  const names = x.namespace?.pathsOf.get(n.ino) ?? [];
+  if (names.length > 1) lines.push(`  names: ${names.join(', ')}`);
+  let ok = true;
+  const data: Record<string, unknown> = { ino: n.ino, type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, nlink: n.nlink, sizeBytes: n.sizeBytes, atime: n.atime, mtime: n.mtime, ctime: n.ctime, dataVersion: n.dataVersion, names };
+  if (n.pages) {
+    const pages = [...n.pages].sort((a, b) => a[0] - b[0]);
+    lines.push(`  ${pages.length} page(s) of 64 KiB (holes not listed):`, '     page    length  chunk                                                             blocks                 check');
+    data.pages = pages.map(([index, p]) => {
+      if (!p.hash) {
+        lines.push(`  ${String(index).padStart(7)}  ${String(p.lengthBytes).padStart(8)}  (hole)`);
+        return { index, lengthBytes: p.lengthBytes, hash: null };
+      }
+      const hex = hexOf(p.hash);
+      const e = x.content.index.get(hex);
+      const check = !e ? 'MISSING' : x.content.badChunks.has(hex) ? 'BAD HASH' : 'ok';
+      if (check !== 'ok') ok = false;
+      const where = e ? `[${e.blockIndex}, +${e.blockCount})` : '-';
+      lines.push(`  ${String(index).padStart(7)}  ${String(p.lengthBytes).padStart(8)}  ${hex}  ${where.padEnd(21)}  ${check}`);
+      return { index, lengthBytes: p.lengthBytes, hash: hex, blockIndex: e?.blockIndex, blockCount: e?.blockCount, check };
+    });
+  } else if (n.dir) {
+    lines.push(`  parent inode ${n.dir.parent}; ${n.dir.entries.size} entr${n.dir.entries.size === 1 ? 'y' : 'ies'}:`);
+    data.entries = [...n.dir.entries].map(([name, e]) => {
+      const type = x.state.get(e.ino)?.type ?? 'MISSING';
+      lines.push(`    ${String(e.ino).padStart(8)}  ${type.padEnd(7)}  ${name}`);
+      return { name, ino: e.ino, type, cookie: e.cookie };
+    });
+  } else {
+    lines.push(`  -> ${n.target}`);
+    data.target = n.target;
+  }
+  return { ok, text: lines.join('\n'), data };
+}
