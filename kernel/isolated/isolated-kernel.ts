@@ -221,6 +221,23 @@ export class IsolatedKernel {
     }
   }
 
+  /**
+   * A power cut: ends every worker at once, running no service's stop() (nothing is
+   * flushed or checkpointed) and restarting nothing. The shell's `crash` uses it on the
+   * old system before booting a new one on the same disk.
+   */
+  async abandon(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.supervisor.close();
+    try {
+      await Promise.all([...this.hosts.values()].map((h) => h.terminate()));
+    } finally {
+      this.reactor.stop();
+      IsolatedKernel.live.delete(this);
+    }
+  }
+
   /** Ends every live IsolatedKernel (a test's afterEach safety net). */
   static async shutdownAll(): Promise<void> {
     await Promise.all([...IsolatedKernel.live].map((k) => k.shutdown()));
