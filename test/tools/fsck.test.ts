@@ -197,17 +197,23 @@ describe('strata fsck', () => {
     await repairThenClean(disk, 'refcount/refcount');
   });
 
-  it('finds a chunk no file and no snapshot names and drops it', async () => {
+  it('notes a dangling chunk (no file, no snapshot) without calling it an error; --repair drops it', async () => {
     const disk = await sampleImage();
     const sys = await bootSystem({ disk, upTo: 'content', keepDiskOpen: true, memorySizeBytes: 128 * MiB });
     const hash = await sys.content!.put(patterned(9000, 77));
     await sys.content!.unref([hash]);
     await sys.shutdown();
     const r = await fsckImage(disk, { repair: false });
-    expect(kinds(r)).toEqual(['content/unreferenced-chunk']);
-    expect(r.problems[0].message).toContain(hexOf(hash));
-    const rr = await repairThenClean(disk, 'content/unreferenced-chunk');
-    expect(rr.actions.join('\n')).toMatch(/dropped 1 unreferenced chunk/);
+    expect(kinds(r)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.checked['dangling chunks']).toBe(1);
+    expect(r.notes.map((n) => n.message).join('\n')).toMatch(new RegExp(`1 dangling chunk\\(s\\), 9000 bytes.*${hexOf(hash).slice(0, 16)}`));
+    const rr = await fsckImage(disk, { repair: true, boot: { seed: 2 } });
+    expect(rr.exitCode).toBe(0);
+    expect(rr.actions.join('\n')).toMatch(/dropped 1 dangling chunk\(s\), 3 block\(s\) freed/);
+    const again = await fsckImage(disk, { repair: false });
+    expect(again.notes).toEqual([]);
+    expect(again.checked['dangling chunks']).toBeUndefined();
   });
 
   it('finds a damaged Axiom frame with committed records after it, and refuses to repair from the shortened log', async () => {

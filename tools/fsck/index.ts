@@ -71,7 +71,7 @@ export async function fsckImage(disk: DiskBackend, options: FsckOptions): Promis
     const first = await examineImage(disk);
     const problems = first.findings.problems;
     const actions: string[] = [];
-    if (options.repair && problems.some((p) => p.repairable)) {
+    if (options.repair && (problems.some((p) => p.repairable) || first.plan.dropChunks.length > 0)) {
       actions.push(...(await repairImage(first.view, problems, first.plan, options.boot ?? {})));
       const again = await examineImage(disk);
       const left = new Set(again.findings.problems.map((p) => p.key));

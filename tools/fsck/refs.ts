@@ -4,9 +4,11 @@
  * - refcounts: a chunk's refcount in the content index must equal the pages of inodes in
  *   the filesystem state that name it (orphans included: their references go with the
  *   FsFree the next mount commits). Snapshots take no references.
- * - chunks: every page the live tree names is stored; a chunk no page and no snapshot
- *   reaches, with refcount 0, is garbage a gc would drop; a chunk whose bytes fail their
- *   hash is named with every live and snapshot path it affects (never repairable).
+ * - chunks: every page the live tree names is stored; a chunk whose bytes fail their hash
+ *   is named with every live and snapshot path it affects (never repairable). A chunk no
+ *   page and no snapshot reaches is dangling: garbage by design (a deleted file's pages
+ *   stay until gc, a crash leaves chunks put but never named), so, as git fsck's dangling
+ *   objects, it is a note, and --repair drops it (a gc from the filesystem's roots).
  * - blocks: every allocated data block is referenced (a chunk extent, or an image a
  *   checkpoint names: the content index image, the fs image), and every referenced block
  *   is allocated, and inside the data region.
@@ -29,7 +31,7 @@ import type { Findings } from './report.ts';
 export interface RepairPlan {
   /** Hex hash -> refcount change that makes it right. */
   refDeltas: Map<string, number>;
-  /** Unreferenced chunks to drop (a gc with the filesystem's roots does it). */
+  /** Dangling chunks to drop (a gc with the filesystem's roots does it). */
   dropChunks: string[];
   /** Data blocks in use that the bitmap shows free. */
   markAllocated: Extent[];
@@ -77,10 +79,13 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
         f.problem('refcount', 'refcount', k, `chunk ${k}: refcount ${e.refcount}, but ${want} page(s) of the filesystem name it`, { repairable: canRepair, paths: livePaths.get(k) });
         plan.refDeltas.set(k, want - e.refcount);
       }
-      if (want === 0 && !snaps?.reached.has(k)) {
-        f.problem('content', 'unreferenced-chunk', k, `chunk ${k} (${e.sizeBytes} bytes at [${e.blockIndex}, +${e.blockCount})) is named by no file and no snapshot`, { repairable: canRepair });
-        plan.dropChunks.push(k);
-      }
+      if (want === 0 && !snaps?.reached.has(k)) plan.dropChunks.push(k);
+    }
+    if (plan.dropChunks.length) {
+      const bytes = plan.dropChunks.reduce((n, k) => n + content.index.get(k)!.sizeBytes, 0);
+      const first = plan.dropChunks.slice(0, 3).map((k) => k.slice(0, 16)).join(', ');
+      f.note('content', `${plan.dropChunks.length} dangling chunk(s), ${bytes} bytes, named by no file and no snapshot (${first}${plan.dropChunks.length > 3 ? ', ...' : ''}): garbage the next gc drops (--repair drops them now)`);
+      f.count('dangling chunks', plan.dropChunks.length);
     }
   }
   f.count('chunk references', [...expected.values()].reduce((a, b) => a + b, 0));

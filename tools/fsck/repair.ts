@@ -11,7 +11,8 @@
  *    primary): a damaged copy is rewritten from the good one.
  * 2. Through the stack (bootSystem up to fs), only when the log is intact: the content
  *    store's mount frees leaked blocks; refcounts are corrected with ref/unref; the fs's
- *    gc drops chunks no file and no snapshot reaches; shutdown checkpoints.
+ *    gc drops dangling chunks (no file and no snapshot reaches them); shutdown
+ *    checkpoints.
  *
  * Never repaired: a chunk whose bytes fail their hash, a damaged log, a namespace that
  * does not add up. The caller re-checks afterwards and marks only what is gone.
@@ -37,13 +38,14 @@ import type { FsckProblem } from './report.ts';
 export type RepairBootOptions = Partial<Omit<BootOptions, 'disk' | 'upTo' | 'keepDiskOpen'>>;
 
 const RAW_KINDS = new Set(['primary-damaged', 'spare-stale', 'free-count', 'in-use-free']);
-const STACK_KINDS = new Set(['leaked-blocks', 'refcount', 'unreferenced-chunk']);
+const STACK_KINDS = new Set(['leaked-blocks', 'refcount']);
 
 export async function repairImage(view: ImageView, problems: FsckProblem[], plan: RepairPlan, boot: RepairBootOptions): Promise<string[]> {
   const actions: string[] = [];
   const todo = problems.filter((p) => p.repairable);
   if (todo.some((p) => RAW_KINDS.has(p.kind))) actions.push(...(await repairRaw(view, plan)));
-  if (todo.some((p) => STACK_KINDS.has(p.kind))) actions.push(...(await repairThroughStack(view.disk, plan, boot)));
+  const trusted = !problems.some((p) => p.area === 'axiom' || (p.area === 'namespace' && !p.repairable));
+  if (todo.some((p) => STACK_KINDS.has(p.kind)) || (trusted && plan.dropChunks.length > 0)) actions.push(...(await repairThroughStack(view.disk, plan, boot)));
   return actions;
 }
 
@@ -102,7 +104,7 @@ async function repairThroughStack(disk: DiskBackend, plan: RepairPlan, boot: Rep
     if (plan.refDeltas.size) actions.push(`refcounts corrected on ${plan.refDeltas.size} chunk(s) (+${ups.length}, -${downs.length})`);
     if (plan.dropChunks.length || plan.refDeltas.size) {
       const gc = await sys.fs!.gc();
-      actions.push(`gc from the filesystem's roots dropped ${gc.sweptChunks} unreferenced chunk(s), ${gc.freedBlocks} block(s) freed`);
+      actions.push(`gc from the filesystem's roots dropped ${gc.sweptChunks} dangling chunk(s), ${gc.freedBlocks} block(s) freed`);
     }
   } finally {
     await sys.shutdown();
