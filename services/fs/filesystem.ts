@@ -181,7 +181,7 @@ export class Filesystem {
     const deltas: ChunkDelta[] = [];
     try {
       for (const r of records) {
-        for (const d of this.state.apply(r, objects)) deltas.push(d); // a restore may carry 10^5 changes: no spread
+        for (const d of this.state.apply(r, objects, this.mat)) deltas.push(d); // a restore may carry 10^5 changes: no spread
         this.mat.touched(this.state, r);
       }
     } catch (e) {
