@@ -10,6 +10,10 @@
  * a stale parent only costs a needless re-encoding), and a directory that gained a name
  * since then is itself dropped by the record that added it.
  *
+ * A restore (FsRestore) changes the tree in place where it differs from the snapshot
+ * (state-snapshots.ts): it tells this cache, as the LiveTree it was given, which inodes it
+ * freed and which directories it changed, so the cache stays what the state describes.
+ *
  * Invariant (what makes the early stop in `dropUp` sound): an inode that is not cached has
  * no cached ancestor. Objects are pure functions of the state: materialise() of an
  * unchanged state returns the same root hash, and equal subtrees have equal hashes.
@@ -20,6 +24,7 @@ import type { FsState } from './state.ts';
 import type { FsRecord } from './records.ts';
 import { hashKey } from './pages.ts';
 import { encodeObject, hashObject, type EntryTuple, type ObjectSource, type PageTuple, type TreeObject } from './tree.ts';
+import type { LiveTree } from './state-snapshots.ts';
 
 interface Made {
   hash: Uint8Array;
@@ -27,7 +32,7 @@ interface Made {
   bytes: Uint8Array;
 }
 
-export class Materialiser implements ObjectSource {
+export class Materialiser implements ObjectSource, LiveTree {
   private readonly byIno = new Map<number, Made>();
   /** Objects of cached inodes by hex hash, with how many cached inodes have each. */
   private readonly byHash = new Map<string, { made: Made; count: number }>();
@@ -101,11 +106,26 @@ export class Materialiser implements ObjectSource {
         this.parentsOf.delete(record.payload.ino);
         return;
       case 'FsRestore':
-        return this.clear();
+        return; // applyRestore told this cache what it changed (gone, changed), if it was the one given to apply
       case 'FsSnapshotCreate':
       case 'FsSnapshotDelete':
         return;
     }
+  }
+
+  // ---- LiveTree (state-snapshots.ts applyRestore) ----
+
+  hashOf(state: FsState, ino: number): Uint8Array {
+    return this.make(state, ino).hash;
+  }
+
+  gone(ino: number): void {
+    this.drop(ino);
+    this.parentsOf.delete(ino);
+  }
+
+  changed(state: FsState, dirIno: number): void {
+    this.dropUp(state, dirIno);
   }
 
   /** The root hash of the live tree; every object of it is then in this cache. */

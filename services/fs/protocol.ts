@@ -33,8 +33,9 @@
  *   snapshotDelete {name} -> {}             ENOENT if unknown; GC may then reclaim what only it held
  *   snapshotRestore {name} -> {saved}       the live tree becomes the snapshot's, atomically; the
  *                                           tree it replaced is kept as snapshot `saved`
- *                                           ('pre-restore-N'); every inode but the root is new,
- *                                           so handles opened before it get ESTALE
+ *                                           ('pre-restore-N'); paths it leaves unchanged keep
+ *                                           their inodes and handles, the others get new inodes
+ *                                           (a handle on a removed or replaced file: ESTALE)
  *   snapshotDiff {from, to?} -> {entries: DiffEntry[], truncated}  `to` absent: the live tree
  *   clone {ino, parent, name} -> Attr       a copy of a file or directory tree sharing its chunks
  *

@@ -12,6 +12,8 @@
  *    smallest N free) and FsRestore, together: after a crash the live tree is the old one
  *    (no automatic snapshot either) or the restored one (with it), never a mix. It runs
  *    with the engine's gate shut, so the automatic snapshot is exactly the tree replaced.
+ *    Applying FsRestore costs the difference between the live tree and the snapshot
+ *    (state-snapshots.ts applyRestore skips equal subtrees).
  *  - delete: FsSnapshotDelete, one record; the next gc() reclaims what no root reaches.
  *  - clone: FsClone, ChunkRef +1 per page of the copy (adapters.ts splits a transaction
  *    with more references than Axiom takes in one).

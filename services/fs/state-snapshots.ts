@@ -23,6 +23,7 @@ import type { ChunkDelta, FsState, Inode } from './state.ts';
 import type { FsRecord, FsRecords, Time } from './records.ts';
 import { hashKey } from './pages.ts';
 import type { ObjectSource, TreeObject } from './tree.ts';
+import { Materialiser } from './materialise.ts';
 
 function fail(message: string): never {
   throw new Error(`fs state: ${message}`);
@@ -114,16 +115,106 @@ function buildEntries(s: FsState, dir: Inode, obj: Extract<TreeObject, { kind: '
   }
 }
 
-export function applyRestore(s: FsState, p: FsRecords['FsRestore'], deltas: ChunkDelta[]): void {
+/**
+ * The live tree's object hashes, which FsRestore compares with the snapshot's: materialise.ts
+ * (a pure function of the state, so the engine's cache and a fresh one on replay agree).
+ * `gone` and `changed` tell a cache which inodes a restore freed and which directories it
+ * changed in place (their ancestors change with them).
+ */
+export interface LiveTree {
+  hashOf(s: FsState, ino: number): Uint8Array;
+  gone(ino: number): void;
+  changed(s: FsState, dirIno: number): void;
+}
+
+type DirObject = Extract<TreeObject, { kind: 'dir' }>;
+
+function heldObject(s: FsState, hash: Uint8Array): TreeObject {
+  return s.held.get(hashKey(hash))?.obj ?? fail(`FsRestore: object ${hashKey(hash)} is not held`);
+}
+
+/** Drops one name of inode `ino` (and, for a directory, everything under it); frees what is left with no name. */
+function dropName(s: FsState, ino: number, deltas: ChunkDelta[], live: LiveTree): void {
+  const n = s.inode(ino);
+  if (n.dir) {
+    for (const e of n.dir.entries.values()) dropName(s, e.ino, deltas, live);
+    s.inodes.delete(ino);
+    live.gone(ino);
+    return;
+  }
+  if (--n.nlink > 0) return;
+  if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: -1 });
+  s.inodes.delete(ino);
+  live.gone(ino);
+}
+
+/** Adds a new inode for `obj` (and its subtree) as `name` in directory `dir`. */
+function addName(s: FsState, dir: Inode, name: string, obj: TreeObject, t: Time, deltas: ChunkDelta[]): void {
+  const n = newInode(s, obj, s.nextIno++, dir.ino, t);
+  dir.dir!.entries.set(name, { ino: n.ino, cookie: dir.dir!.nextCookie++ });
+  if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: +1 });
+  if (obj.kind === 'dir') buildEntries(s, n, obj, t, deltas);
+}
+
+/**
+ * Makes live directory `ino` equal to `obj`, touching only what differs: an entry whose live
+ * object has the snapshot's hash is kept as it is (inode, cookie, open handles); a directory
+ * in both is changed in place; anything else is dropped and built anew from held objects.
+ */
+function restoreDir(s: FsState, ino: number, obj: DirObject, t: Time, deltas: ChunkDelta[], live: LiveTree): void {
+  const n = s.inode(ino);
+  const d = n.dir ?? fail(`FsRestore: inode ${ino} is not a directory`);
+  const want = new Map(obj.entries.map(([name, , hash]) => [name, hash]));
+  // Decide from the hashes first, before anything in this directory changes.
+  const recurse: [number, DirObject][] = [];
+  const drop: string[] = [];
+  for (const [name, e] of d.entries) {
+    const h = want.get(name);
+    if (h === undefined) {
+      drop.push(name);
+      continue;
+    }
+    if (hashKey(live.hashOf(s, e.ino)) === hashKey(h)) {
+      want.delete(name); // equal: kept as it is
+      continue;
+    }
+    const target = heldObject(s, h);
+    if (target.kind === 'dir' && s.inode(e.ino).dir) {
+      recurse.push([e.ino, target]);
+      want.delete(name);
+    } else drop.push(name);
+  }
+  for (const name of drop) {
+    const e = d.entries.get(name)!;
+    d.entries.delete(name);
+    dropName(s, e.ino, deltas, live);
+  }
+  for (const [name, hash] of want) addName(s, n, name, heldObject(s, hash), t, deltas); // name order (obj.entries is sorted)
+  for (const [childIno, target] of recurse) restoreDir(s, childIno, target, t, deltas, live);
+  let subdirs = 0;
+  for (const e of d.entries.values()) if (s.inode(e.ino).dir) subdirs++;
+  n.nlink = 2 + subdirs;
+  n.mode = obj.mode;
+  n.uid = obj.uid;
+  n.gid = obj.gid;
+  n.mtime = obj.mtime;
+  n.ctime = t;
+  n.dataVersion++;
+  live.changed(s, ino);
+}
+
+/**
+ * The live tree becomes snapshot `p.name`'s, at a cost that grows with the difference: both
+ * trees are walked together and every subtree whose hash is equal is skipped (kept, inode
+ * numbers and handles included). Paths whose objects differ get new inodes, so a handle on
+ * a file the restore replaced or removed gets ESTALE, never the other tree's data.
+ */
+export function applyRestore(s: FsState, p: FsRecords['FsRestore'], deltas: ChunkDelta[], live: LiveTree = new Materialiser()): void {
   const snap = s.snapshots.get(p.name) ?? fail(`FsRestore: no snapshot '${p.name}'`);
-  const rootObj = s.held.get(hashKey(snap.root))?.obj ?? fail(`FsRestore: the root of '${p.name}' is not held`);
+  const rootObj = heldObject(s, snap.root);
   if (rootObj.kind !== 'dir') fail(`FsRestore: the root of '${p.name}' is not a directory`);
-  const oldRoot = s.inode(ROOT_INO);
-  for (const n of s.inodes.values()) if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: -1 });
-  s.inodes.clear();
-  const root = newInode(s, rootObj, ROOT_INO, ROOT_INO, p.t);
-  root.dataVersion = oldRoot.dataVersion + 1;
-  buildEntries(s, root, rootObj, p.t, deltas);
+  if (hashKey(live.hashOf(s, ROOT_INO)) === hashKey(snap.root)) return;
+  restoreDir(s, ROOT_INO, rootObj, p.t, deltas, live);
 }
 
 /** Copies inode `n` (and, for a directory, its subtree) as a new inode under `parent`. */

@@ -19,7 +19,7 @@ import { ROOT_INO, type Attr, type DirEntry, type FileType, type Timespec } from
 import { PAGE_SIZE_BYTES } from './limits.ts';
 import type { FsRecord, PageRef, Time } from './records.ts';
 import type { ObjectSource, TreeObject } from './tree.ts';
-import { applyClone, applyRestore, applySnapshotCreate, applySnapshotDelete, reachable } from './state-snapshots.ts';
+import { applyClone, applyRestore, applySnapshotCreate, applySnapshotDelete, reachable, type LiveTree } from './state-snapshots.ts';
 
 export class FsStateError extends Error {
   constructor(message: string) {
@@ -172,8 +172,12 @@ export class FsState {
 
   // ---- apply ------------------------------------------------------------------------
 
-  /** `objects` supplies the new tree objects an FsSnapshotCreate names (state-snapshots.ts). */
-  apply(record: FsRecord, objects?: ObjectSource): ChunkDelta[] {
+  /**
+   * `objects` supplies the new tree objects an FsSnapshotCreate names; `live`, the live tree's
+   * object hashes an FsRestore compares with (the engine's cache, told what changed;
+   * without it a fresh one). See state-snapshots.ts.
+   */
+  apply(record: FsRecord, objects?: ObjectSource, live?: LiveTree): ChunkDelta[] {
     const deltas: ChunkDelta[] = [];
     switch (record.type) {
       case 'FsSnapshotCreate':
@@ -183,7 +187,7 @@ export class FsState {
         applySnapshotDelete(this, record.payload);
         return deltas;
       case 'FsRestore':
-        applyRestore(this, record.payload, deltas);
+        applyRestore(this, record.payload, deltas, live);
         return deltas;
       case 'FsClone':
         applyClone(this, record.payload, deltas);
