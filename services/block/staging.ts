@@ -22,8 +22,8 @@ export class Staging {
   constructor(
     /** A live view of the whole region. */
     readonly bytes: Uint8Array,
-    /** The grant that lends the whole region to the driver. */
-    readonly grantId: number,
+    /** The grant that lends the whole region to the driver (a new one after the driver restarts). */
+    public grantId: number,
   ) {
     assert(bytes.length > 0 && bytes.length % BLOCK_SIZE_BYTES === 0, `staging of ${bytes.length} bytes`);
     this.used = new Uint8Array(bytes.length / BLOCK_SIZE_BYTES);

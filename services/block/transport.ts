@@ -6,9 +6,16 @@
  *
  * Without a negotiated FLUSH the device is write-through, and the driver answers flush at
  * once; the scheduler still issues it, so the ordering rules hold either way.
+ *
+ * A restarted driver (the isolated mode's supervisor, kernel/isolated/) fails what was in
+ * flight with STOPPED and forgets the staging grant (grants die with their holder). Every
+ * driver request is safe to repeat (a read, a write of the same bytes to the same
+ * sectors, a flush), so each is re-issued (kernel/isolated/reissue.ts) after the staging
+ * region is lent again, once per restart, under the new grant id.
  */
 import { VirtioBlkClient, VIRTIO_BLK_ENDPOINT, type BlkInfo, type Segment } from '../../drivers/virtio-blk/protocol.ts';
 import type { ServiceContext } from '../../kernel/service.ts';
+import { reissue } from '../../kernel/isolated/reissue.ts';
 import { blockError } from './errors.ts';
 import { BLOCK_SIZE_BYTES, DRIVER_CALL_TIMEOUT_MS, STAGING_SIZE_BYTES } from './limits.ts';
 import { IoScheduler } from './scheduler.ts';
@@ -25,10 +32,28 @@ export async function openDriver(ctx: ServiceContext, endpoint: string = VIRTIO_
   const grantId = ctx.memory.grant(region, endpoint, 'rw');
   const staging = new Staging(ctx.memory.view(region), grantId);
   const timeoutMs = DRIVER_CALL_TIMEOUT_MS;
+  // Segments name the staging grant; an attempt after a restart names the current one.
+  const current = (segments: Segment[]) => segments.map((s) => ({ ...s, grantId: staging.grantId }));
+  const call = (op: string, body: () => unknown): Promise<undefined> => {
+    let used = staging.grantId;
+    return reissue(
+      ctx.timers,
+      () => {
+        used = staging.grantId;
+        return ctx.call<void>(endpoint, op, body(), { timeoutMs }).then(() => undefined);
+      },
+      {
+        // Many requests see one restart: the first to get here lends the region again.
+        restarted: () => {
+          if (staging.grantId === used) staging.grantId = ctx.memory.grant(region, endpoint, 'rw');
+        },
+      },
+    );
+  };
   const port = {
-    readInto: (sector: number, count: number, into: Segment[]) => ctx.call<void>(endpoint, 'read', { sector, count, into }, { timeoutMs }).then(() => undefined),
-    writeFrom: (sector: number, from: Segment[]) => ctx.call<void>(endpoint, 'write', { sector, from }, { timeoutMs }).then(() => undefined),
-    flush: () => ctx.call<void>(endpoint, 'flush', {}, { timeoutMs }).then(() => undefined),
+    readInto: (sector: number, count: number, into: Segment[]) => call('read', () => ({ sector, count, into: current(into) })),
+    writeFrom: (sector: number, from: Segment[]) => call('write', () => ({ sector, from: current(from) })),
+    flush: () => call('flush', () => ({})),
   };
   // Each request takes a header and a status descriptor besides its segments; leave room for merged ones.
   const queueDepth = Math.max(1, Math.floor(info.queueSize / 4));
