@@ -17,6 +17,7 @@ import type { Time } from './records.ts';
 import type { FileType } from './protocol.ts';
 import { decodeObject, encodeObject } from './tree.ts';
 import { hashKey } from './pages.ts';
+import { countHeldRefs } from './state-snapshots.ts';
 
 const IMAGE_VERSION = 2;
 
@@ -54,7 +55,11 @@ export function decodeImage(bytes: Uint8Array): FsState {
   }
   state.nextIno = img.nextIno;
   for (const [name, root, t, seq] of img.snapshots ?? []) state.snapshots.set(name, { root: new Uint8Array(root), t, ...(typeof seq === 'number' ? { seq } : {}) });
-  for (const [hash, bytes] of img.held ?? []) state.held.set(hashKey(hash), { hash: new Uint8Array(hash), obj: decodeObject(bytes) });
+  for (const [hash, bytes] of img.held ?? []) state.held.set(hashKey(hash), { hash: new Uint8Array(hash), obj: decodeObject(bytes), refs: 0 });
+  for (const [k, refs] of countHeldRefs(state)) {
+    const h = state.held.get(k);
+    if (h) h.refs = refs;
+  }
   state.check();
   return state;
 }

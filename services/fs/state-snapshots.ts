@@ -4,7 +4,9 @@
  * records, live and on replay alike.
  *
  * Held objects. `state.held` holds every tree object (tree.ts) some snapshot reaches,
- * decoded; it is closed downwards (a held directory's children are held). Snapshots take
+ * decoded; it is closed downwards (a held directory's children are held). Each counts its
+ * references (snapshot roots and held directories' entries), so a delete frees what only
+ * its snapshot held without walking what the others hold. Snapshots take
  * no chunk references, so FsSnapshotCreate and FsSnapshotDelete stay one record each
  * however large the tree (a reference per object would pass Axiom's 4096 records per
  * transaction on the first snapshot of a tree of 4096 inodes): a snapshot's objects, and
@@ -43,11 +45,26 @@ export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate']
       fail(`FsSnapshotCreate: object ${k} of '${p.name}' is not available`);
     }
     if (taken.length === 0 && obj.kind !== 'dir') fail(`FsSnapshotCreate: the root of '${p.name}' is not a directory`);
-    s.held.set(k, { hash: h, obj });
+    s.held.set(k, { hash: h, obj, refs: 0 });
     taken.push(k);
     if (obj.kind === 'dir') for (const e of obj.entries) todo.push(e[2]);
   }
+  // References: the new objects' entries, and the root (held before or not).
+  for (const k of taken) {
+    const obj = s.held.get(k)!.obj;
+    if (obj.kind === 'dir') for (const e of obj.entries) s.held.get(hashKey(e[2]))!.refs++;
+  }
+  s.held.get(hashKey(p.root))!.refs++;
   s.snapshots.set(p.name, { root: p.root, t: p.t });
+}
+
+/** What every held object's `refs` must be: roots of snapshots plus entries of held directories. */
+export function countHeldRefs(s: FsState): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (h: Uint8Array) => out.set(hashKey(h), (out.get(hashKey(h)) ?? 0) + 1);
+  for (const snap of s.snapshots.values()) add(snap.root);
+  for (const h of s.held.values()) if (h.obj.kind === 'dir') for (const e of h.obj.entries) add(e[2]);
+  return out;
 }
 
 /**
@@ -78,10 +95,21 @@ export function reachable(s: FsState, roots: Iterable<Uint8Array>): Set<string> 
   return marked;
 }
 
+/**
+ * Drops a snapshot's root reference; an object left with none goes, and its entries' with it.
+ * Costs what only this snapshot held, not its tree.
+ */
 export function applySnapshotDelete(s: FsState, p: FsRecords['FsSnapshotDelete']): void {
-  if (!s.snapshots.delete(p.name)) fail(`FsSnapshotDelete: no snapshot '${p.name}'`);
-  const marked = reachable(s, [...s.snapshots.values()].map((v) => v.root));
-  for (const k of [...s.held.keys()]) if (!marked.has(k)) s.held.delete(k);
+  const snap = s.snapshots.get(p.name) ?? fail(`FsSnapshotDelete: no snapshot '${p.name}'`);
+  s.snapshots.delete(p.name);
+  const todo: Uint8Array[] = [snap.root];
+  while (todo.length) {
+    const k = hashKey(todo.pop()!);
+    const h = s.held.get(k) ?? fail(`held objects are not closed: ${k} is missing`);
+    if (--h.refs > 0) continue;
+    s.held.delete(k);
+    if (h.obj.kind === 'dir') for (const e of h.obj.entries) todo.push(e[2]);
+  }
 }
 
 function newInode(s: FsState, obj: TreeObject, ino: number, parent: number, t: Time): Inode {

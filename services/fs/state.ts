@@ -19,7 +19,7 @@ import { ROOT_INO, type Attr, type DirEntry, type FileType, type Timespec } from
 import { PAGE_SIZE_BYTES } from './limits.ts';
 import type { FsRecord, PageRef, Time } from './records.ts';
 import type { ObjectSource, TreeObject } from './tree.ts';
-import { applyClone, applyRestore, applySnapshotCreate, applySnapshotDelete, reachable, type LiveTree } from './state-snapshots.ts';
+import { applyClone, applyRestore, applySnapshotCreate, applySnapshotDelete, countHeldRefs, reachable, type LiveTree } from './state-snapshots.ts';
 
 export class FsStateError extends Error {
   constructor(message: string) {
@@ -75,6 +75,8 @@ export interface Snapshot {
 export interface HeldObject {
   hash: Uint8Array;
   obj: TreeObject;
+  /** Snapshots whose root it is plus entries of held directories naming it (state-snapshots.ts); it goes at 0. */
+  refs: number;
 }
 
 export class FsState {
@@ -410,6 +412,8 @@ export class FsState {
     }
     const marked = reachable(this, [...this.snapshots.values()].map((v) => v.root));
     if (marked.size !== this.held.size) fail(`${this.held.size - marked.size} held object(s) no snapshot reaches`);
+    const refs = countHeldRefs(this);
+    for (const [k, h] of this.held) if (h.refs !== refs.get(k)) fail(`held object ${k} counts ${h.refs} references, has ${refs.get(k) ?? 0}`);
   }
 }
 
