@@ -155,6 +155,20 @@ describe('strata fsck', () => {
     expect(rr.actions.join('\n')).toMatch(/marked allocated/);
   });
 
+  it('finds a bitmap block that fails its checksum and rebuilds the bitmap from every reference', async () => {
+    const disk = await sampleImage();
+    const x = await examineImage(disk);
+    const allocatedBefore = x.findings.checked['allocated data blocks'];
+    flipByte(disk, x.view.layout.bitmap.blockIndex * B + 2000);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toEqual(['bitmap/bitmap-damaged']);
+    expect(r.problems[0].message).toMatch(/checksum/);
+    expect(r.problems[0].repairable).toBe(true);
+    const rr = await repairThenClean(disk, 'bitmap/bitmap-damaged');
+    expect(rr.actions.join('\n')).toMatch(/bitmap rebuilt from every reference/);
+    expect((await examineImage(disk)).findings.checked['allocated data blocks']).toBe(allocatedBefore);
+  });
+
   it('finds a superblock free count that disagrees with the bitmap and recounts it', async () => {
     const disk = await sampleImage();
     const image = await readImage(homeReader(disk), disk.sizeBytes / B);

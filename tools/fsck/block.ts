@@ -117,7 +117,7 @@ export async function openImage(disk: DiskBackend, f: Findings): Promise<ImageVi
     }
   } catch (e) {
     if (!(e instanceof FormatError)) throw e;
-    f.problem('bitmap', 'bitmap-damaged', `block ${e.blockIndex ?? '?'}`, `the bitmap cannot be read: ${e.message}`);
+    f.problem('bitmap', 'bitmap-damaged', 'bitmap', `the bitmap cannot be read: ${e.message}`);
   }
   return { disk, superblock: sb, layout, seed, image, journal, bits, read, readHome };
 }

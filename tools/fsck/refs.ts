@@ -37,6 +37,8 @@ export interface RepairPlan {
   markAllocated: Extent[];
   /** Leaked blocks (the content store's mount frees them). */
   leaked: Extent[];
+  /** The bitmap cannot be read: rebuild it from these referenced extents (plus the reserved regions). */
+  rebuildBitmap?: Extent[];
 }
 
 export function emptyPlan(): RepairPlan {
@@ -91,7 +93,6 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
   f.count('chunk references', [...expected.values()].reduce((a, b) => a + b, 0));
 
   // Blocks.
-  if (!view.bits) return;
   const layout = view.layout;
   const referenced = mergeExtents([
     ...[...content.index.values()].filter((e) => e.blockCount > 0).map((e) => ({ blockIndex: e.blockIndex, blockCount: e.blockCount })),
@@ -100,6 +101,16 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
   const dataEnd = layout.data.blockIndex + layout.data.blockCount;
   const outside = referenced.filter((x) => x.blockIndex < layout.data.blockIndex || x.blockIndex + x.blockCount > dataEnd);
   if (outside.length) f.problem('bitmap', 'outside-data', 'extents', `referenced blocks lie outside the data region: ${runs(outside)}`);
+  if (!view.bits) {
+    // Every reference is known (the log is intact): the bitmap can be rebuilt from them.
+    const damaged = f.problems.find((p) => p.kind === 'bitmap-damaged');
+    if (damaged && canRepair && outside.length === 0) {
+      damaged.repairable = true;
+      damaged.message += ` (--repair rebuilds it from the ${blocksIn(referenced)} referenced block(s))`;
+      plan.rebuildBitmap = referenced;
+    }
+    return;
+  }
   const allocated: Extent[] = [];
   for (let i = layout.data.blockIndex; i < dataEnd; i++) {
     if (!(view.bits[i >>> 3] & (1 << (i & 7)))) continue;

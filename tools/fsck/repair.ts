@@ -6,7 +6,8 @@
  *    journal's committed transactions are written home and FLUSHed, then a header naming
  *    the new tail goes in the other slot and is FLUSHed (what the block service's own
  *    checkpoint does, so a crash between replays the same images again); then blocks in
- *    use that the bitmap shows free are marked allocated, the free count recounted, and
+ *    use that the bitmap shows free are marked allocated (or a bitmap that fails its
+ *    checksum is rebuilt from every reference, when the log is intact), the free count recounted, and
  *    the bitmap blocks, the primary and the spare written (the spare after a FLUSH of the
  *    primary): a damaged copy is rewritten from the good one.
  * 2. Through the stack (bootSystem up to fs), only when the log is intact: the content
@@ -23,6 +24,7 @@ import {
   encodeBitmapBlock,
   encodeJournalHeader,
   encodeSuperblock,
+  initialBitmap,
   journalLog,
   readBitmap,
   readImage,
@@ -37,7 +39,7 @@ import type { FsckProblem } from './report.ts';
 
 export type RepairBootOptions = Partial<Omit<BootOptions, 'disk' | 'upTo' | 'keepDiskOpen'>>;
 
-const RAW_KINDS = new Set(['primary-damaged', 'spare-stale', 'free-count', 'in-use-free']);
+const RAW_KINDS = new Set(['primary-damaged', 'spare-stale', 'free-count', 'in-use-free', 'bitmap-damaged']);
 const STACK_KINDS = new Set(['leaked-blocks', 'refcount']);
 
 export async function repairImage(view: ImageView, problems: FsckProblem[], plan: RepairPlan, boot: RepairBootOptions): Promise<string[]> {
@@ -67,8 +69,14 @@ async function repairRaw(view: ImageView, plan: RepairPlan): Promise<string[]> {
   const read = homeReader(disk);
   const deviceBlockCount = Math.floor(disk.sizeBytes / BLOCK_SIZE_BYTES);
   const image = await readImage(read, deviceBlockCount);
-  const bits = await readBitmap(read, layout, seed);
+  let bits: Uint8Array;
   const touched = new Set<number>();
+  if (plan.rebuildBitmap) {
+    bits = initialBitmap(layout);
+    for (const x of plan.rebuildBitmap) setBits(bits, x.blockIndex, x.blockCount, true);
+    for (let k = 0; k < layout.bitmap.blockCount; k++) touched.add(k);
+    actions.push(`bitmap rebuilt from every reference: ${plan.rebuildBitmap.reduce((n, x) => n + x.blockCount, 0)} data block(s) allocated`);
+  } else bits = await readBitmap(read, layout, seed);
   for (const x of plan.markAllocated) {
     setBits(bits, x.blockIndex, x.blockCount, true);
     for (let b = x.blockIndex; b < x.blockIndex + x.blockCount; b += 1) touched.add(Math.floor(b / (BITMAP_BYTES_PER_BLOCK * 8)));
