@@ -286,3 +286,25 @@ describe('fsck namespace walk', () => {
     expect(ns.pathsOf.get(2)).toEqual(expect.arrayContaining(['/d', '/again']));
   });
 });
+
+describe('fsck bitmap runs', () => {
+  it('setRuns agrees with a bit-by-bit walk (property)', async () => {
+    const fc = (await import('fast-check')).default;
+    const { setRuns } = await import('../../tools/fsck/limits.ts');
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat(), fc.nat(), (bits, a, b) => {
+        const n = bits.length * 8;
+        const from = a % n, to = from + (b % (n - from + 1));
+        const naive: { blockIndex: number; blockCount: number }[] = [];
+        for (let i = from; i < to; i++) {
+          if (!testBit(bits, i)) continue;
+          const last = naive[naive.length - 1];
+          if (last && last.blockIndex + last.blockCount === i) last.blockCount++;
+          else naive.push({ blockIndex: i, blockCount: 1 });
+        }
+        expect(setRuns(bits, from, to)).toEqual(naive);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

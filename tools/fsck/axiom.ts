@@ -21,10 +21,8 @@ import { crc32c } from '../../axiom/crc32c.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 import type { Layout } from '../../services/block/format/index.ts';
 import type { Findings } from './report.ts';
+import { AXIOM_PROBE_SEQS_MAX, AXIOM_PROBE_SIZE_BYTES_MAX, READ_BATCH_RECORDS, invariant } from './limits.ts';
 
-/** How far past the end of the log to look for intact later frames. */
-const PROBE_BYTES_MAX = 1024 * 1024;
-const READ_BATCH_RECORDS = 4096;
 
 export interface AxiomView {
   checkpointSeq: number;
@@ -77,6 +75,7 @@ export async function checkAxiom(disk: DiskBackend, layout: Layout, f: Findings)
         break;
       }
       if (batch.length === 0) break;
+      invariant(batch[0].seq === from && batch[batch.length - 1].seq <= log.committedSeq, `a read from ${from} returned records ${batch[0].seq}..${batch[batch.length - 1].seq}`);
       records.push(...batch);
       from = batch[batch.length - 1].seq + 1;
     }
@@ -86,16 +85,16 @@ export async function checkAxiom(disk: DiskBackend, layout: Layout, f: Findings)
   }
 }
 
-/** Seq of an intact frame (checksum verified) with a seq in (stopSeq, stopSeq + 65536] within PROBE_BYTES_MAX after `pos`, if any. */
+/** Seq of an intact frame (checksum verified) with a seq in (stopSeq, stopSeq + AXIOM_PROBE_SEQS_MAX] within AXIOM_PROBE_SIZE_BYTES_MAX after `pos`, if any. */
 async function intactFrameAfter(ring: Ring, pos: number, stopSeq: number): Promise<number | undefined> {
-  const length = Math.min(PROBE_BYTES_MAX, ring.ringSizeBytes);
+  const length = Math.min(AXIOM_PROBE_SIZE_BYTES_MAX, ring.ringSizeBytes);
   const bytes = await ring.read(pos, length);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = FRAME_ALIGN_BYTES; at + FRAME_HEADER_SIZE_BYTES <= bytes.length; at += FRAME_ALIGN_BYTES) {
     const frameLength = dv.getUint32(at + FRAME_OFFSET.frameLength, true);
     if (frameLength < FRAME_HEADER_SIZE_BYTES || frameLength > FRAME_SIZE_BYTES_MAX || at + frameLength > bytes.length) continue;
     const seq = getU64(dv, at + FRAME_OFFSET.seq);
-    if (seq <= stopSeq || seq > stopSeq + 65536) continue;
+    if (seq <= stopSeq || seq > stopSeq + AXIOM_PROBE_SEQS_MAX) continue;
     if (dv.getUint32(at + FRAME_OFFSET.checksum, true) !== crc32c(bytes.subarray(at + FRAME_OFFSET.hash, at + frameLength))) continue;
     return seq;
   }

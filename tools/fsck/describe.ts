@@ -15,6 +15,7 @@ import type { Inode } from '../../services/fs/state.ts';
 import type { Time } from '../../services/fs/records.ts';
 import { chunkBytes } from './content.ts';
 import type { ImageExamination } from './index.ts';
+import { PREVIEW_SIZE_BYTES } from './limits.ts';
 
 export interface Described {
   ok: boolean;
@@ -22,7 +23,6 @@ export interface Described {
   data: unknown;
 }
 
-const PREVIEW_BYTES = 256;
 
 export class DescribeError extends Error {}
 
@@ -73,13 +73,13 @@ export async function describeChunk(x: ImageExamination, hashText: string): Prom
     `refcount ${e.refcount}`,
     `hash ${verified ? 'verified' : 'MISMATCH: the bytes do not hash to the name'}`,
     `named by: ${live.length ? live.slice(0, 20).join(', ') : 'no live file'}${snapshots.length ? `; snapshots: ${snapshots.join(', ')}` : ''}`,
-    `first ${Math.min(PREVIEW_BYTES, bytes.length)} of ${bytes.length} bytes:`,
-    ...hexDump(bytes.subarray(0, PREVIEW_BYTES)),
+    `first ${Math.min(PREVIEW_SIZE_BYTES, bytes.length)} of ${bytes.length} bytes:`,
+    ...hexDump(bytes.subarray(0, PREVIEW_SIZE_BYTES)),
   ];
   return {
     ok: verified && allocated !== false,
     text: lines.join('\n'),
-    data: { hash: hex, sizeBytes: e.sizeBytes, blockIndex: e.blockIndex, blockCount: e.blockCount, refcount: e.refcount, verified, allocated, namedBy: live, snapshots, preview: Buffer.from(bytes.subarray(0, PREVIEW_BYTES)).toString('hex') },
+    data: { hash: hex, sizeBytes: e.sizeBytes, blockIndex: e.blockIndex, blockCount: e.blockCount, refcount: e.refcount, verified, allocated, namedBy: live, snapshots, preview: Buffer.from(bytes.subarray(0, PREVIEW_SIZE_BYTES)).toString('hex') },
   };
 }
 

@@ -27,6 +27,7 @@ import type { ContentView } from './content.ts';
 import type { NamespaceView } from './namespace.ts';
 import type { SnapshotView } from './snapshots.ts';
 import type { Findings } from './report.ts';
+import { PATHS_PER_CHUNK_MAX, REFCOUNT_DELTA_REPAIR_MAX, invariant, setRuns } from './limits.ts';
 
 export interface RepairPlan {
   /** Hex hash -> refcount change that makes it right. */
@@ -62,7 +63,7 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
         expected.set(k, (expected.get(k) ?? 0) + 1);
         const path = ns?.pathsOf.get(n.ino)?.[0] ?? `inode ${n.ino} (unlinked)`;
         const list = livePaths.get(k) ?? [];
-        if (list.length < 20 && !list.includes(path)) list.push(path);
+        if (list.length < PATHS_PER_CHUNK_MAX && !list.includes(path)) list.push(path);
         livePaths.set(k, list);
         if (!content.index.get(k)) f.problem('content', 'missing-chunk', k, `${path}: page ${index} names chunk ${k}, which is not stored`, { paths: [path] });
       }
@@ -78,8 +79,9 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
       const k = hexOf(e.hash);
       const want = expected.get(k) ?? 0;
       if (e.refcount !== want) {
-        f.problem('refcount', 'refcount', k, `chunk ${k}: refcount ${e.refcount}, but ${want} page(s) of the filesystem name it`, { repairable: canRepair, paths: livePaths.get(k) });
-        plan.refDeltas.set(k, want - e.refcount);
+        const fixable = canRepair && Math.abs(want - e.refcount) <= REFCOUNT_DELTA_REPAIR_MAX;
+        f.problem('refcount', 'refcount', k, `chunk ${k}: refcount ${e.refcount}, but ${want} page(s) of the filesystem name it`, { repairable: fixable, paths: livePaths.get(k) });
+        if (fixable) plan.refDeltas.set(k, want - e.refcount);
       }
       if (want === 0 && !snaps?.reached.has(k)) plan.dropChunks.push(k);
     }
@@ -111,16 +113,11 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
     }
     return;
   }
-  const allocated: Extent[] = [];
-  for (let i = layout.data.blockIndex; i < dataEnd; i++) {
-    if (!(view.bits[i >>> 3] & (1 << (i & 7)))) continue;
-    const last = allocated[allocated.length - 1];
-    if (last && last.blockIndex + last.blockCount === i) last.blockCount++;
-    else allocated.push({ blockIndex: i, blockCount: 1 });
-  }
+  const allocated = setRuns(view.bits, layout.data.blockIndex, dataEnd);
   const inData = subtractExtents(referenced, outside);
   const leaked = subtractExtents(allocated, inData);
   const free = subtractExtents(inData, allocated);
+  invariant(blocksIn(allocated) - blocksIn(leaked) + blocksIn(free) === blocksIn(inData), 'allocated - leaked + free = referenced');
   f.count('allocated data blocks', blocksIn(allocated));
   if (leaked.length) {
     f.problem('bitmap', 'leaked-blocks', 'leaked', `${blocksIn(leaked)} block(s) allocated but referenced by nothing: ${runs(leaked)}`, { repairable: canRepair });

@@ -29,6 +29,7 @@ import {
   readBitmap,
   readImage,
   setBits,
+  testBit,
   BITMAP_BYTES_PER_BLOCK,
 } from '../../services/block/format/index.ts';
 import { bootSystem, type BootOptions } from '../system.ts';
@@ -36,6 +37,7 @@ import { CHUNKS_PER_REQUEST_MAX } from '../../services/content/limits.ts';
 import { BLOCK_SIZE_BYTES, homeReader, type ImageView } from './block.ts';
 import type { RepairPlan } from './refs.ts';
 import type { FsckProblem } from './report.ts';
+import { REPAIR_MEMORY_SIZE_BYTES, invariant } from './limits.ts';
 
 export type RepairBootOptions = Partial<Omit<BootOptions, 'disk' | 'upTo' | 'keepDiskOpen'>>;
 
@@ -84,6 +86,8 @@ async function repairRaw(view: ImageView, plan: RepairPlan): Promise<string[]> {
   for (const ordinal of touched) write(layout.bitmap.blockIndex + ordinal, encodeBitmapBlock(bits, ordinal, layout, seed));
   if (plan.markAllocated.length) actions.push(`bitmap: ${plan.markAllocated.reduce((n, x) => n + x.blockCount, 0)} block(s) in use marked allocated`);
   const free = countFree(bits, layout);
+  invariant(free >= 0 && free <= layout.data.blockCount, `free count ${free} within the data region`);
+  for (const x of plan.markAllocated) invariant(testBit(bits, x.blockIndex) && testBit(bits, x.blockIndex + x.blockCount - 1), `[${x.blockIndex}, +${x.blockCount}) marked`);
   const sb = { ...image.superblock, freeBlockCount: free };
   if (free !== image.superblock.freeBlockCount) actions.push(`superblock free count ${image.superblock.freeBlockCount} -> ${free}`);
   const bytes = encodeSuperblock(sb);
@@ -97,7 +101,7 @@ async function repairRaw(view: ImageView, plan: RepairPlan): Promise<string[]> {
 
 async function repairThroughStack(disk: DiskBackend, plan: RepairPlan, boot: RepairBootOptions): Promise<string[]> {
   const actions: string[] = [];
-  const sys = await bootSystem({ memorySizeBytes: 128 * 1024 * 1024, ...boot, disk, upTo: 'fs', keepDiskOpen: true });
+  const sys = await bootSystem({ memorySizeBytes: REPAIR_MEMORY_SIZE_BYTES, ...boot, disk, upTo: 'fs', keepDiskOpen: true });
   try {
     const info = await sys.content!.info();
     if (info.mount.leftoverBlocks) actions.push(`content mount freed ${info.mount.leftoverBlocks} leaked block(s) in ${info.mount.leftoverExtents} run(s)`);

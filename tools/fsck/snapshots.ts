@@ -13,6 +13,7 @@ import { hashKey } from '../../services/fs/pages.ts';
 import type { FsState } from '../../services/fs/state.ts';
 import type { ContentView } from './content.ts';
 import type { Findings } from './report.ts';
+import { PATHS_PER_CHUNK_MAX } from './limits.ts';
 
 export interface SnapshotView {
   /** Hex hashes of every object and page some snapshot reaches. */
@@ -21,14 +22,13 @@ export interface SnapshotView {
   pathsOf: Map<string, string[]>;
 }
 
-const PATHS_PER_HASH_MAX = 20;
 
 export async function checkSnapshots(state: FsState, content: ContentView, f: Findings): Promise<SnapshotView> {
   const reached = new Set<string>();
   const pathsOf = new Map<string, string[]>();
   const note = (k: string, path: string) => {
     const list = pathsOf.get(k) ?? [];
-    if (list.length < PATHS_PER_HASH_MAX) list.push(path);
+    if (list.length < PATHS_PER_CHUNK_MAX) list.push(path);
     pathsOf.set(k, list);
   };
   const decoded = new Map<string, TreeObject | null>();
