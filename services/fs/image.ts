@@ -9,13 +9,14 @@
  * [[index, hash | null, lengthBytes], ...]; for a symlink, its target.
  * Version 2 adds snapshots: [[name, root, t, seq?], ...] (seq: the log sequence number of
  * its FsSnapshotCreate, where known; images written before it have three fields) and
- * held: [[hash, objectBytes], ...] (tree.ts encoding). Version 1 images (no snapshots) still load.
+ * held: [[hash, objectBytes, partBytes[]?], ...] (tree.ts encoding; the parts of an indirect
+ * file manifest follow its bytes). Version 1 images (no snapshots) still load.
  */
 import { decode, encode } from '../../kernel/codec.ts';
 import { FsState, FsStateError, type Inode } from './state.ts';
 import type { Time } from './records.ts';
 import type { FileType } from './protocol.ts';
-import { decodeObject, encodeObject } from './tree.ts';
+import { decodeObject, encodeStored, hashObject } from './tree.ts';
 import { hashKey } from './pages.ts';
 import { countHeldRefs } from './state-snapshots.ts';
 
@@ -33,12 +34,15 @@ export function encodeImage(state: FsState): Uint8Array {
     inodes.push([n.ino, n.type, n.mode, n.uid, n.gid, n.nlink, n.sizeBytes, n.atime, n.mtime, n.ctime, n.dataVersion, extra]);
   }
   const snapshots = [...state.snapshots].map(([name, sn]) => (sn.seq === undefined ? [name, sn.root, sn.t] : [name, sn.root, sn.t, sn.seq]));
-  const held = [...state.held.values()].map((h) => [h.hash, encodeObject(h.obj)]);
+  const held = [...state.held.values()].map((h) => {
+    const { bytes, parts } = encodeStored(h.obj);
+    return parts.length ? [h.hash, bytes, parts] : [h.hash, bytes];
+  });
   return encode({ v: IMAGE_VERSION, nextIno: state.nextIno, inodes, snapshots, held });
 }
 
 export function decodeImage(bytes: Uint8Array): FsState {
-  const img = decode(bytes) as { v: number; nextIno: number; inodes: Row[]; snapshots?: [string, Uint8Array, Time, number?][]; held?: [Uint8Array, Uint8Array][] };
+  const img = decode(bytes) as { v: number; nextIno: number; inodes: Row[]; snapshots?: [string, Uint8Array, Time, number?][]; held?: [Uint8Array, Uint8Array, Uint8Array[]?][] };
   if (!img || (img.v !== 1 && img.v !== IMAGE_VERSION) || !Array.isArray(img.inodes)) throw new FsStateError(`checkpoint image version ${img?.v} is not ${IMAGE_VERSION}`);
   const state = new FsState();
   state.inodes.clear();
@@ -55,7 +59,10 @@ export function decodeImage(bytes: Uint8Array): FsState {
   }
   state.nextIno = img.nextIno;
   for (const [name, root, t, seq] of img.snapshots ?? []) state.snapshots.set(name, { root: new Uint8Array(root), t, ...(typeof seq === 'number' ? { seq } : {}) });
-  for (const [hash, bytes] of img.held ?? []) state.held.set(hashKey(hash), { hash: new Uint8Array(hash), obj: decodeObject(bytes), refs: 0 });
+  for (const [hash, bytes, parts] of img.held ?? []) {
+    const byHash = new Map((parts ?? []).map((p) => [hashKey(hashObject(p)), p]));
+    state.held.set(hashKey(hash), { hash: new Uint8Array(hash), obj: decodeObject(bytes, (h) => byHash.get(hashKey(h))), refs: 0 });
+  }
   for (const [k, refs] of countHeldRefs(state)) {
     const h = state.held.get(k);
     if (h) h.refs = refs;

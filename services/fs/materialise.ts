@@ -23,13 +23,15 @@ import { ROOT_INO } from './protocol.ts';
 import type { FsState } from './state.ts';
 import type { FsRecord } from './records.ts';
 import { hashKey } from './pages.ts';
-import { encodeObject, hashObject, type EntryTuple, type ObjectSource, type PageTuple, type TreeObject } from './tree.ts';
+import { encodeStored, hashObject, type EntryTuple, type ObjectSource, type PageTuple, type TreeObject } from './tree.ts';
 import type { LiveTree } from './state-snapshots.ts';
 
 interface Made {
   hash: Uint8Array;
   obj: TreeObject;
   bytes: Uint8Array;
+  /** Part chunks of an indirect file manifest (tree.ts), stored beside `bytes`. */
+  parts: Uint8Array[];
 }
 
 export class Materialiser implements ObjectSource, LiveTree {
@@ -155,9 +157,9 @@ export class Materialiser implements ObjectSource, LiveTree {
       const pages: PageTuple[] = [...n.pages].sort((a, b) => a[0] - b[0]).map(([index, p]) => [index, p.hash, p.lengthBytes]);
       obj = { kind: 'file', mode: n.mode, uid: n.uid, gid: n.gid, sizeBytes: n.sizeBytes, mtime: n.mtime, pages };
     } else obj = { kind: 'symlink', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, target: n.target! };
-    const bytes = encodeObject(obj);
+    const { bytes, parts } = encodeStored(obj);
     this.objectsEncoded++;
-    const made: Made = { hash: hashObject(bytes), obj, bytes };
+    const made: Made = { hash: hashObject(bytes), obj, bytes, parts };
     this.byIno.set(ino, made);
     const k = hashKey(made.hash);
     const e = this.byHash.get(k);

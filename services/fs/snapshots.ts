@@ -90,7 +90,13 @@ export class Snapshots {
     const { state, mat, chunks } = this.host;
     const root = mat.materialise(state);
     const missing = mat.missing(state, root);
-    const list = [...missing.values()];
+    // Each object's chunk, and the parts of indirect file manifests (tree.ts).
+    const list: { hash: Uint8Array; bytes: Uint8Array }[] = [];
+    for (const m of missing.values()) {
+      list.push({ hash: m.hash, bytes: m.bytes });
+      const partHashes = m.obj.kind === 'file' ? (m.obj.parts ?? []) : [];
+      m.parts.forEach((bytes, i) => list.push({ hash: partHashes[i], bytes }));
+    }
     if (list.length) {
       const hashes = await chunks.put(list.map((m) => m.bytes));
       hashes.forEach((h, i) => {
@@ -209,7 +215,10 @@ export class Snapshots {
     for (const n of state.inodes.values()) if (n.pages) for (const p of n.pages.values()) if (p.hash) yield p.hash;
     for (const h of state.held.values()) {
       yield h.hash;
-      if (h.obj.kind === 'file') for (const [, page] of h.obj.pages) if (page) yield page;
+      if (h.obj.kind === 'file') {
+        for (const [, page] of h.obj.pages) if (page) yield page;
+        for (const part of h.obj.parts ?? []) yield part;
+      }
     }
   }
 }
