@@ -211,6 +211,20 @@ describe('strata fsck', () => {
     await repairThenClean(disk, 'refcount/refcount');
   });
 
+  it('names a committed content record the index refuses (an extent outside the data region) and repairs nothing from that log', async () => {
+    const disk = await sampleImage();
+    const sys = await bootSystem({ disk, upTo: 'axiom', keepDiskOpen: true, memorySizeBytes: 64 * MiB });
+    const receipt = await sys.axiom!.propose([rec('ChunkPut', { hash: new Uint8Array(32).fill(1), blockIndex: 3, blockCount: 1, sizeBytes: 10 })]);
+    await sys.shutdown();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toContain('content/bad-record');
+    expect(r.problems.find((p) => p.kind === 'bad-record')!.message).toMatch(new RegExp(`log record ${receipt.firstSeq} \\(ChunkPut\\)`));
+    expect(r.problems.every((p) => !p.repairable)).toBe(true);
+    const rr = await fsckImage(disk, { repair: true });
+    expect(rr.exitCode).toBe(4);
+    expect(rr.actions).toEqual([]);
+  });
+
   it('notes a dangling chunk (no file, no snapshot) without calling it an error; --repair drops it', async () => {
     const disk = await sampleImage();
     const sys = await bootSystem({ disk, upTo: 'content', keepDiskOpen: true, memorySizeBytes: 128 * MiB });

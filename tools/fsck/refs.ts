@@ -50,7 +50,8 @@ const runs = (xs: Extent[]) => xs.slice(0, 4).map((x) => `[${x.blockIndex}, +${x
 const blocksIn = (xs: Extent[]) => xs.reduce((n, x) => n + x.blockCount, 0);
 
 export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentView, state: FsState | undefined, ns: NamespaceView | undefined, snaps: SnapshotView | undefined, f: Findings, plan: RepairPlan): void {
-  const canRepair = axiom.trustworthy && state !== undefined;
+  // Repairs follow the log; only an intact log, replayed without a record refused, may be repaired from.
+  const canRepair = axiom.trustworthy && state !== undefined && !f.problems.some((p) => p.kind === 'bad-record');
   // Pages the live tree names, and the paths naming each chunk.
   const expected = new Map<string, number>();
   const livePaths = new Map<string, string[]>();

@@ -47,9 +47,17 @@ const STACK_KINDS = new Set(['leaked-blocks', 'refcount']);
 export async function repairImage(view: ImageView, problems: FsckProblem[], plan: RepairPlan, boot: RepairBootOptions): Promise<string[]> {
   const actions: string[] = [];
   const todo = problems.filter((p) => p.repairable);
-  if (todo.some((p) => RAW_KINDS.has(p.kind))) actions.push(...(await repairRaw(view, plan)));
-  const trusted = !problems.some((p) => p.area === 'axiom' || (p.area === 'namespace' && !p.repairable));
-  if (todo.some((p) => STACK_KINDS.has(p.kind)) || (trusted && plan.dropChunks.length > 0)) actions.push(...(await repairThroughStack(view.disk, plan, boot)));
+  // A step that fails is reported and the rest go on; the re-check says what is left.
+  const attempt = async (what: string, step: () => Promise<string[]>) => {
+    try {
+      actions.push(...(await step()));
+    } catch (e) {
+      actions.push(`${what} FAILED: ${(e as Error).message}`);
+    }
+  };
+  if (todo.some((p) => RAW_KINDS.has(p.kind))) await attempt('raw repair of the superblocks and bitmap', () => repairRaw(view, plan));
+  const trusted = !problems.some((p) => p.area === 'axiom' || p.kind === 'bad-record' || (p.area === 'namespace' && !p.repairable));
+  if (todo.some((p) => STACK_KINDS.has(p.kind)) || (trusted && plan.dropChunks.length > 0)) await attempt('repair through the stack', () => repairThroughStack(view.disk, plan, boot));
   return actions;
 }
 
