@@ -35,6 +35,17 @@ export interface ServiceView {
   internalErrors: number;
   /** Restarts by the supervisor, once the kernel counts them. */
   restarts?: number;
+  /** Isolated mode: the service's worker thread (0: a program on the kernel's thread). */
+  threadId?: number;
+  /** Isolated mode: whether the kernel still hears the service's heartbeat. */
+  heartbeat?: 'ok' | 'missed' | '-';
+}
+
+/** What `kill SERVICE` reports: the supervision event that closed the episode. */
+export interface KillReport {
+  kind: string;
+  service: string;
+  detail: string;
 }
 
 /** The part of kernel/kernel.ts's Kernel the shell reads. */
@@ -54,6 +65,10 @@ export interface ShellSystem {
   user: ServiceContext;
   /** Clean stop: every service's stop() (flush, checkpoint), then the disk is closed. */
   shutdown(): Promise<void>;
+  /** Isolated mode (tools/system-isolated.ts): `ps` rows with threads, restarts, heartbeats. */
+  ps?(): ServiceView[];
+  /** Isolated mode: end the service's worker at once; resolves when the supervisor is done. */
+  kill?(service: string): Promise<KillReport>;
 }
 
 // ---- the layers --------------------------------------------------------------------------

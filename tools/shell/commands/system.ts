@@ -1,5 +1,5 @@
 /**
- * System commands: ps, ipc, dmesg, trace (the kernel's view, always there), log (Axiom's
+ * System commands: ps, kill (isolated mode), ipc, dmesg, trace (the kernel's view, always there), log (Axiom's
  * tail), journal and cache (services/block), sync, gc, fsck, and crash and reboot (the
  * host's power, see host.ts). Each layer's command says "not available yet" until that
  * layer runs; the kernel's never do.
@@ -9,7 +9,7 @@ import type { BootReport } from '../host.ts';
 import type { CommandContext, CommandSpec } from '../command.ts';
 import { parseCount } from '../command.ts';
 import { need } from '../backends.ts';
-import { explain, ShellUsageError, STATUS_OK } from '../errors.ts';
+import { CommandError, explain, NotAvailableError, ShellUsageError, STATUS_FAILED, STATUS_OK } from '../errors.ts';
 import { count, countOf, formatTable, humanBytes, percent } from '../format.ts';
 import { LOG_TAIL_DEFAULT, LOG_TAIL_MAX } from '../limits.ts';
 import { logCommand } from './log.ts';
@@ -32,11 +32,43 @@ const ps: CommandSpec = {
   usage: '',
   summary: 'services: state, endpoints, messages handled, waiting calls, restarts',
   async run(ctx) {
-    const rows = [['SERVICE', 'STATE', 'PROVIDES', 'CALLS', 'HANDLED', 'WAITING', 'QUEUED', 'RESTARTS', 'ERRORS']];
-    for (const s of ctx.shell.host.system.kernel.serviceStats()) {
-      rows.push([s.name, s.state, s.provides.join(',') || '-', [...new Set(s.calls)].join(',') || '-', count(s.handled), String(s.pendingCalls), String(s.mailboxDepth), s.restarts === undefined ? '-' : String(s.restarts), String(s.internalErrors)]);
+    const system = ctx.shell.host.system;
+    const isolated = system.ps !== undefined;
+    const rows = [['SERVICE', 'STATE', 'PROVIDES', 'CALLS', 'HANDLED', 'WAITING', 'QUEUED', 'RESTARTS', 'ERRORS', ...(isolated ? ['THREAD', 'HEARTBEAT'] : [])]];
+    for (const s of system.ps?.() ?? system.kernel.serviceStats()) {
+      const row = [s.name, s.state, s.provides.join(',') || '-', [...new Set(s.calls)].join(',') || '-', count(s.handled), String(s.pendingCalls), String(s.mailboxDepth), s.restarts === undefined ? '-' : String(s.restarts), String(s.internalErrors)];
+      if (isolated) row.push(s.threadId ? String(s.threadId) : 'main', s.heartbeat ?? '-');
+      rows.push(row);
     }
-    for (const line of formatTable(rows, ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right'])) ctx.print(line);
+    const align: ('left' | 'right')[] = ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', ...(isolated ? (['right', 'left'] as const) : [])];
+    for (const line of formatTable(rows, align)) ctx.print(line);
+  },
+};
+
+const kill: CommandSpec = {
+  name: 'kill',
+  group: 'system',
+  usage: 'SERVICE',
+  summary: 'end a service at once (isolated mode): the kernel restarts it from its manifest',
+  details: [
+    'The service\'s worker thread is terminated mid-work, as a crash would end it. The',
+    'supervisor resets the devices it drove, fails its callers\' requests in flight with',
+    'STOPPED (the block service re-issues its requests to virtio-blk), and starts it again.',
+    "`ps` names the services and counts restarts. Needs 'strata boot --isolated'.",
+  ],
+  operands: [1, 1],
+  complete: ['none'],
+  async run(ctx, p) {
+    const system = ctx.shell.host.system;
+    if (!system.kill) throw new NotAvailableError("the isolated mode: 'strata boot --isolated'");
+    const name = p.args[0];
+    const names = (system.ps?.() ?? system.kernel.serviceStats()).filter((s) => s.threadId !== 0).map((s) => s.name);
+    if (!names.includes(name)) throw new CommandError(`kill: no service '${name}' (services: ${names.join(', ')})`);
+    const t0 = performance.now();
+    const r = await system.kill(name);
+    const ms = Math.round(performance.now() - t0);
+    ctx.print(`kill: ${name} ${r.kind === 'restarted' ? `killed and restarted in ${ms} ms` : r.kind}${r.detail ? ` (${r.detail})` : ''}`);
+    return r.kind === 'restarted' || r.kind === 'killed' ? STATUS_OK : STATUS_FAILED;
   },
 };
 
@@ -211,4 +243,4 @@ const reboot: CommandSpec = {
   },
 };
 
-export const systemCommands: CommandSpec[] = [ps, ipc, logCommand, dmesg, journal, cache, sync, gc, fsck, crash, reboot, trace];
+export const systemCommands: CommandSpec[] = [ps, kill, ipc, logCommand, dmesg, journal, cache, sync, gc, fsck, crash, reboot, trace];
