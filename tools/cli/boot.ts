@@ -1,17 +1,21 @@
 /**
- * `strata boot <image> [--script FILE] [--selftest] [--trace] [--create]`: powers on the
- * machine with the image on its virtio-blk device, starts the kernel and the services in
- * dependency order, prints the boot log, and opens the service shell (or runs a script
- * and exits with its status; or, with --selftest, runs the boot self-test and shuts down).
+ * `strata boot <image> [--script FILE] [--selftest] [--trace] [--create] [--isolated]`:
+ * powers on the machine with the image on its virtio-blk device, starts the kernel and
+ * the services in dependency order, prints the boot log, and opens the service shell (or
+ * runs a script and exits with its status; or, with --selftest, runs the boot self-test
+ * and shuts down). --isolated runs every service in its own worker thread
+ * (tools/system-isolated.ts); the shell then has `kill SERVICE`, and `ps` shows threads,
+ * restarts and heartbeats.
  */
 import fs from 'node:fs';
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
 import { formatTraceEntry } from '../../kernel/trace.ts';
 import { bootSystem } from '../system.ts';
+import { bootIsolatedSystem, type IsolatedStackSystem } from '../system-isolated.ts';
 import { runSelftest } from './selftest.ts';
 import { createImage, IMAGE_SIZE_BYTES_DEFAULT } from './mkimage.ts';
 import { helpText, parseArgs, parseSize, UsageError, type OptionSpec } from './args.ts';
-import { bootShell } from '../shell/index.ts';
+import { bootShell, runShell, ShellHost, SHELL_ENDPOINTS, type BootFn, type BootShellOptions } from '../shell/index.ts';
 import { readScript, seedOption } from './shell.ts';
 
 const spec: Record<string, OptionSpec> = {
@@ -21,11 +25,12 @@ const spec: Record<string, OptionSpec> = {
   create: { help: 'create the image first if it does not exist' },
   size: { value: true, help: 'size for --create (default 1G)' },
   seed: { value: true, help: 'scheduler seed (default 1): the same seed replays the same run' },
+  isolated: { help: 'each service in its own worker thread (real clock); the shell gains `kill SERVICE`' },
   help: { help: 'show this help' },
 };
 
 export const bootHelp = helpText(
-  'strata boot <image> [--script FILE | --selftest] [--trace] [--create [--size N]] [--seed N]',
+  'strata boot <image> [--script FILE | --selftest] [--trace] [--create [--size N]] [--seed N] [--isolated]',
   'Boot the machine with <image> as its virtio-blk disk, print the boot log and open the\n' +
     'service shell (exit or Ctrl-C shuts down cleanly: sync, then every service stops).',
   spec,
@@ -44,12 +49,15 @@ export async function bootCommand(argv: string[]): Promise<number> {
   }
   const seed = seedOption(args.options.seed);
   const trace = args.options.trace === true;
+  const isolated = args.options.isolated === true;
   if (!args.options.selftest) {
     const script = args.options.script === undefined ? undefined : readScript(String(args.options.script));
-    return bootShell(imagePath, { seed, trace, script: script?.text, scriptName: script?.name, signals: true });
+    const options: BootShellOptions = { seed, trace, script: script?.text, scriptName: script?.name, signals: true };
+    return isolated ? bootIsolatedShell(imagePath, options) : bootShell(imagePath, options);
   }
   if (args.options.script) throw new UsageError('--script and --selftest do not go together');
-  const sys = await bootSystem({ disk: FileBackend.open(imagePath), seed, trace, log: (l) => console.log(l) });
+  const boot = isolated ? bootIsolatedSystem : bootSystem;
+  const sys = await boot({ disk: FileBackend.open(imagePath), seed, trace, log: (l) => console.log(l) });
   if (trace) sys.kernel.trace.sink = (e) => console.log(`trace ${formatTraceEntry(e)}`);
   let ok = true;
   try {
@@ -66,4 +74,32 @@ export async function bootCommand(argv: string[]): Promise<number> {
     console.log('shutdown: services stopped, disk flushed and closed');
   }
   return ok ? 0 : 1;
+}
+
+/**
+ * The ShellHost's boot function in the isolated mode: bootIsolatedSystem, with the
+ * shell's endpoints. A crash abandons the old system's workers (no stop() runs: the
+ * power is off) before the new system boots on the same disk; after a clean reboot the
+ * old one is shut down already and abandoning it does nothing.
+ */
+export function isolatedShellBoot(seed = 1): BootFn {
+  let last: IsolatedStackSystem | undefined;
+  return async (disk, log) => {
+    await last?.abandon();
+    last = await bootIsolatedSystem({ disk, seed, log, userCalls: SHELL_ENDPOINTS });
+    return last;
+  };
+}
+
+/** bootShell in the isolated mode: the same ShellHost (so `reboot` and `crash` work) over isolatedShellBoot. */
+export async function bootIsolatedShell(imagePath: string, options: BootShellOptions = {}): Promise<number> {
+  if (!fs.existsSync(imagePath)) throw new UsageError(`${imagePath} does not exist (create it with 'strata mkimage' or pass --create)`);
+  const output = options.output ?? process.stdout;
+  const host = await ShellHost.start({
+    disk: FileBackend.open(imagePath),
+    imagePath,
+    log: options.log ?? ((l) => void output.write(l + '\n')),
+    boot: isolatedShellBoot(options.seed),
+  });
+  return runShell(host, options);
 }

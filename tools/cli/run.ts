@@ -1,10 +1,12 @@
 /**
- * `strata run <image> -c 'CMD; CMD' | --script FILE [--seed N] [--verbose]`: boots the
+ * `strata run <image> -c 'CMD; CMD' | --script FILE [--seed N] [--verbose] [--isolated]`: boots the
  * image quietly, runs the commands as a script (stopping at the first failure), shuts
  * down cleanly, and exits with the script's status: 0, or the failing command's
  * (1 failed, 2 usage, 3 not available yet, 4 fsck found problems, 127 unknown command).
+ * --isolated boots every service in its own worker thread (see boot.ts).
  */
-import { bootShell } from '../shell/index.ts';
+import { bootShell, type BootShellOptions } from '../shell/index.ts';
+import { bootIsolatedShell } from './boot.ts';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 import { readScript, seedOption } from './shell.ts';
 
@@ -13,11 +15,12 @@ const spec: Record<string, OptionSpec> = {
   script: { value: true, help: 'a script file to run' },
   seed: { value: true, help: 'scheduler seed (default 1)' },
   verbose: { help: 'print the boot log and the shutdown line' },
+  isolated: { help: 'each service in its own worker thread; the commands may `kill SERVICE`' },
   help: { help: 'show this help' },
 };
 
 export const runHelp = helpText(
-  "strata run <image> (-c 'CMD; CMD' | --script FILE) [--seed N] [--verbose]",
+  "strata run <image> (-c 'CMD; CMD' | --script FILE) [--seed N] [--verbose] [--isolated]",
   'Boot <image>, run shell commands, shut down cleanly; exit with the first failing status.',
   spec,
 );
@@ -34,12 +37,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (hasCommand === hasScript) throw new UsageError("give either -c 'CMDS' or --script FILE");
   const script = hasScript ? readScript(String(args.options.script)) : { text: String(args.options.command), name: '-c' };
   const verbose = args.options.verbose === true;
-  return bootShell(args.positionals[0], {
+  const options: BootShellOptions = {
     seed: seedOption(args.options.seed),
     script: script.text,
     scriptName: script.name,
     signals: true,
     announceShutdown: verbose,
     log: verbose ? (l) => console.log(l) : () => {},
-  });
+  };
+  return args.options.isolated === true ? bootIsolatedShell(args.positionals[0], options) : bootShell(args.positionals[0], options);
 }
