@@ -119,6 +119,26 @@ describe('strata fsck', () => {
     expect(rr.problems[0].repaired).toBe(false);
   });
 
+  it('works over the faulty disk: a chunk whose sectors fail to read, and one whose bits flip on read, are named with their files', async () => {
+    const { FaultyBackend } = await import('../../kernel/machine/disk/faulty.ts');
+    const mem = await sampleImage();
+    const bytes = new Uint8Array(mem.sizeBytes);
+    mem.read(0, bytes);
+    const b = await chunkOf(mem, '/dir/b');
+    const c = await chunkOf(mem, '/c');
+    const disk = new FaultyBackend(bytes);
+    expect((await fsckImage(disk, { repair: false })).exitCode).toBe(0);
+    disk.failSectors([(b.blockIndex * B) / 512 + 1], { reads: true });
+    disk.flipBitOnRead((c.blockIndex * B) / 512, 5);
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r).sort()).toEqual(['content/chunk-hash', 'content/chunk-unreadable']);
+    const unreadable = r.problems.find((p) => p.kind === 'chunk-unreadable')!;
+    expect(unreadable.message).toMatch(/IOERR/);
+    expect(unreadable.paths).toContain('/dir/b');
+    expect(r.problems.find((p) => p.kind === 'chunk-hash')!.paths).toEqual(['/c']);
+    expect(r.exitCode).toBe(4);
+  });
+
   it('names a damaged snapshot tree object with the snapshot path', async () => {
     const disk = await sampleImage();
     const x = await examineImage(disk);

@@ -23,8 +23,10 @@ const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
 
 export interface ContentView {
   index: ContentIndex;
-  /** Hex hashes of chunks whose bytes do not hash to their name (or cannot be read). */
+  /** Hex hashes of chunks whose bytes do not hash to their name, or cannot be read. */
   badChunks: Set<string>;
+  /** Of those, the ones the disk failed to read, with the error. */
+  unreadable: Map<string, string>;
   /** Hex hash -> the bytes, for chunks that verified (only those asked for by keepBytes). */
   read(hash: Uint8Array): Promise<Uint8Array | undefined>;
 }
@@ -81,18 +83,27 @@ export async function checkContent(view: ImageView, axiom: AxiomView, f: Finding
   }
   // Scrub.
   const badChunks = new Set<string>();
+  const unreadable = new Map<string, string>();
   let scrubbedBytes = 0;
   for (const e of index.values()) {
-    const bytes = await chunkBytes(view, e).catch(() => undefined);
-    const ok = bytes !== undefined && hexOf(hashChunk(bytes)) === hexOf(e.hash);
+    const hex = hexOf(e.hash);
+    let bytes: Uint8Array;
+    try {
+      bytes = await chunkBytes(view, e);
+    } catch (err) {
+      badChunks.add(hex);
+      unreadable.set(hex, (err as Error).message);
+      continue;
+    }
     scrubbedBytes += e.sizeBytes;
-    if (!ok) badChunks.add(hexOf(e.hash));
+    if (hexOf(hashChunk(bytes)) !== hex) badChunks.add(hex);
   }
   f.count('chunks', index.size);
   f.count('chunk bytes re-hashed', scrubbedBytes);
   return {
     index,
     badChunks,
+    unreadable,
     read: async (hash) => {
       const e = index.get(hexOf(hash));
       if (!e || badChunks.has(hexOf(hash))) return undefined;

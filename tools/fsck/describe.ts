@@ -58,7 +58,8 @@ export async function describeChunk(x: ImageExamination, hashText: string): Prom
   if (matches.length > 1) throw new DescribeError(`${matches.length} chunks start with ${want}; give more digits`);
   const e = matches[0];
   const hex = hexOf(e.hash);
-  const bytes = await chunkBytes(x.view, e);
+  const ioError = x.content.unreadable.get(hex);
+  const bytes = ioError === undefined ? await chunkBytes(x.view, e) : new Uint8Array(0);
   const verified = !x.content.badChunks.has(hex);
   const allocated = isAllocated(x, e.blockIndex, e.blockCount);
   const live: string[] = [];
@@ -71,7 +72,7 @@ export async function describeChunk(x: ImageExamination, hashText: string): Prom
     `chunk ${hex}`,
     `length ${e.sizeBytes} bytes in ${e.blockCount} block(s) at [${e.blockIndex}, +${e.blockCount}) (byte offset ${e.blockIndex * 4096}); bitmap: ${allocated === undefined ? 'unreadable' : allocated ? 'allocated' : 'FREE (fsck: in-use-free)'}`,
     `refcount ${e.refcount}`,
-    `hash ${verified ? 'verified' : 'MISMATCH: the bytes do not hash to the name'}`,
+    `hash ${verified ? 'verified' : ioError !== undefined ? `UNREADABLE: ${ioError}` : 'MISMATCH: the bytes do not hash to the name'}`,
     `named by: ${live.length ? live.slice(0, 20).join(', ') : 'no live file'}${snapshots.length ? `; snapshots: ${snapshots.join(', ')}` : ''}`,
     `first ${Math.min(PREVIEW_SIZE_BYTES, bytes.length)} of ${bytes.length} bytes:`,
     ...hexDump(bytes.subarray(0, PREVIEW_SIZE_BYTES)),
@@ -121,7 +122,7 @@ export async function describePath(x: ImageExamination, path: string): Promise<D
       }
       const hex = hexOf(p.hash);
       const e = x.content.index.get(hex);
-      const check = !e ? 'MISSING' : x.content.badChunks.has(hex) ? 'BAD HASH' : 'ok';
+      const check = !e ? 'MISSING' : x.content.unreadable.has(hex) ? 'UNREADABLE' : x.content.badChunks.has(hex) ? 'BAD HASH' : 'ok';
       if (check !== 'ok') ok = false;
       const where = e ? `[${e.blockIndex}, +${e.blockCount})` : '-';
       lines.push(`  ${String(index).padStart(7)}  ${String(p.lengthBytes).padStart(8)}  ${hex}  ${where.padEnd(21)}  ${check}`);

@@ -73,7 +73,9 @@ export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentVi
   for (const k of content.badChunks) {
     const e = content.index.get(k)!;
     const paths = [...(livePaths.get(k) ?? []), ...(snaps?.pathsOf.get(k) ?? [])];
-    f.problem('content', 'chunk-hash', k, `chunk ${k} at blocks [${e.blockIndex}, +${e.blockCount}): its ${e.sizeBytes} bytes do not hash to its name${paths.length ? '' : ' (no file names it)'}`, { paths });
+    const ioError = content.unreadable.get(k);
+    if (ioError !== undefined) f.problem('content', 'chunk-unreadable', k, `chunk ${k} at blocks [${e.blockIndex}, +${e.blockCount}) cannot be read: ${ioError}${paths.length ? '' : ' (no file names it)'}`, { paths });
+    else f.problem('content', 'chunk-hash', k, `chunk ${k} at blocks [${e.blockIndex}, +${e.blockCount}): its ${e.sizeBytes} bytes do not hash to its name${paths.length ? '' : ' (no file names it)'}`, { paths });
   }
   if (state) {
     for (const e of content.index.values()) {
