@@ -11,7 +11,7 @@ import { EXIT_OPERATIONAL, FsckOperationalError, formatReport, fsckImage } from 
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
 
 const spec: Record<string, OptionSpec> = {
-  repair: { help: 'repair what is safe to repair (spare or primary superblock, bitmap, leaked blocks, refcounts, unreferenced chunks), then check again' },
+  repair: { help: 'repair what is safe to repair (spare or primary superblock, bitmap, leaked blocks, refcounts; dangling chunks dropped), then check again' },
   json: { help: 'print the report as JSON' },
   seed: { value: true, help: 'scheduler seed of the stack a repair boots (default 1)' },
   help: { help: 'show this help' },
