@@ -26,7 +26,7 @@ const commands: Record<string, Command> = {
   shell: { summary: 'boot an image and open the service shell', help: shellHelp, run: shellCommand },
   run: { summary: "run shell commands on an image (-c 'cmd; cmd' | --script FILE)", help: runHelp, run: runCommand },
   guest: { summary: 'boot a Linux guest in v86 that mounts Strata over 9P', help: guestHelp, run: guestCommand },
-  inspect: { summary: "print an image's on-disk structures (superblock, bitmap, journal, axiom)", help: inspectHelp, run: inspectCommand },
+  inspect: { summary: "print an image's on-disk structures (superblock, bitmap, journal, axiom, chunk HASH, path PATH)", help: inspectHelp, run: inspectCommand },
   fsck: { summary: 'check an image offline (and --repair it): superblocks, bitmap, Axiom chain, chunks, refcounts, namespace, snapshots', help: fsckHelp, run: fsckCommand },
   crashtest: { summary: 'crash-test the stack: record a workload, recover every crash state, check the contract', help: crashtestHelp, run: crashtestCommand },
   bench: { summary: 'run the benchmarks: a table and JSON, raw baselines side by side', help: benchHelp, run: benchCommand },
