@@ -105,6 +105,27 @@ describe('strata fsck', () => {
     await repairThenClean(crashed, 'bitmap/leaked-blocks');
   });
 
+  it('repairs offline under a journal that still holds transactions: the journal is checkpointed home first, then the spare rewritten', async () => {
+    const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
+    const sys = await bootSystem({ disk, upTo: 'block', keepDiskOpen: true, memorySizeBytes: 64 * MiB });
+    await sys.block!.allocate(2);
+    const copy = new Uint8Array(disk.sizeBytes);
+    disk.read(0, copy);
+    await sys.shutdown();
+    const crashed = new MemoryBackend(copy);
+    flipByte(crashed, crashed.sizeBytes - B + 48);
+    const r = await fsckImage(crashed, { repair: false });
+    expect(kinds(r).sort()).toEqual(['bitmap/leaked-blocks', 'superblock/spare-stale']);
+    const rr = await fsckImage(crashed, { repair: true, boot: { seed: 5 } });
+    expect(rr.actions[0]).toMatch(/^journal checkpointed: [1-9]\d* transaction\(s\)/);
+    expect(rr.actions.join('\n')).toMatch(/spare superblock rewritten from the primary/);
+    expect(rr.actions.join('\n')).toMatch(/content mount freed 2 leaked block/);
+    expect(rr.exitCode).toBe(1);
+    const again = await fsckImage(crashed, { repair: false });
+    expect(again.exitCode).toBe(0);
+    expect(again.checked['journal transactions']).toBe(0);
+  });
+
   it('names a chunk whose bytes fail their hash with the files it affects, and cannot repair it (exit 4)', async () => {
     const disk = await sampleImage();
     const e = await chunkOf(disk, '/dir/b');

@@ -58,7 +58,7 @@ export async function checkAxiom(disk: DiskBackend, layout: Layout, f: Findings)
       if (later !== undefined) {
         trustworthy = false;
         f.problem('axiom', 'frame-damaged', `seq ${r.stop.seq}`, `record ${r.stop.seq} at log position ${r.stop.pos} fails its ${r.stop.reason} check (${r.stop.detail}), and an intact record ${later} follows it: committed history after seq ${r.committedSeq} is cut off`);
-      } else if (r.discardedRecords > 0 || r.stop.reason !== 'chain') {
+      } else if (r.discardedRecords > 0 || r.stop.reason === 'checksum' || r.stop.reason === 'seq') {
         f.note('axiom', `the log ends at record ${r.stop.seq} (${r.stop.reason}: ${r.stop.detail}); ${r.discardedRecords} uncommitted record(s) after the last commit: a torn tail`);
       }
     }
