@@ -21,8 +21,8 @@ import { parseFsRequest } from '../../services/fs/protocol.ts';
 import { FsModel } from '../model/fs-model.ts';
 import { bootSystem, type System } from '../system.ts';
 import { formatDisk } from '../cli/mkimage.ts';
-import { dumpTree, type Tree } from './tree.ts';
-import type { Call, Workload } from './workloads.ts';
+import { dumpTree, modelTree, type Tree } from './tree.ts';
+import type { Call, StepEnv, Workload } from './workloads.ts';
 
 const MiB = 1024 * 1024;
 /** The scratch disk: room for the big-file workload, small enough to copy per state. */
@@ -32,7 +32,7 @@ export const CRASH_MEMORY_SIZE_BYTES = 128 * MiB;
 export const CRASH_EPOCH_MS = 1_700_000_000_000;
 
 /** Replies that are not acknowledgements of durable state (a write commits later). */
-const NOT_ACK = new Set(['write', 'read', 'getattr', 'lookup', 'resolve', 'readdir', 'readlink', 'walk', 'statfs']);
+const NOT_ACK = new Set(['write', 'read', 'getattr', 'lookup', 'resolve', 'readdir', 'readlink', 'walk', 'statfs', 'snapshotList', 'snapshotDiff']);
 
 export class RecordError extends Error {}
 
@@ -80,16 +80,21 @@ export async function recordRun(workload: Workload, seed: number, opCount: numbe
   await sys.kernel.idle();
   recorder.flush();
   recorder.resetLog();
-  const model = new FsModel();
-  const run: CrashRun = { workload: workload.name, seed, opCount, base: recorder.logBase(), log: recorder.log, marks: [], ackLabels: [], snapshots: [model.dump()], calls: 0 };
+  // The model reads the kernel's virtual clock as the service does: the service's restore
+  // compares mtimes (object hashes), so the model's must be the same.
+  const model = new FsModel(() => {
+    const ms = CRASH_EPOCH_MS + sys.kernel.nowMs();
+    return { sec: Math.floor(ms / 1000), nsec: Math.round((ms % 1000) * 1e6) };
+  });
+  const run: CrashRun = { workload: workload.name, seed, opCount, base: recorder.logBase(), log: recorder.log, marks: [], ackLabels: [], snapshots: [modelTree(model)], calls: 0 };
   const call: Call = async (op, body) => {
     run.calls++;
     const label = `${op} ${JSON.stringify(body, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`;
     const acks = !NOT_ACK.has(op);
     const early = acks && hooks.markBeforeReply === true ? recorder.log.length : null;
     const real = await outcome(() => sys.user.call('fs', op, body));
-    // A checkpoint changes nothing a client can see: the model has nothing to do.
-    const expected = await outcome(async () => (op === 'checkpoint' ? {} : model.apply(parseFsRequest(op, body))));
+    // Admin ops (not in the fs protocol's request union) the model answers itself: they change nothing a client sees.
+    const expected = await outcome(async () => (op === 'checkpoint' ? model.checkpoint() : op === 'gc' ? model.gc() : model.apply(parseFsRequest(op, body))));
     if (real.error?.code !== expected.error?.code) {
       throw new RecordError(`live run disagrees with the model on ${label}: fs ${real.error?.code ?? 'ok'}, model ${expected.error?.code ?? 'ok'}`);
     }
@@ -102,20 +107,21 @@ export async function recordRun(workload: Workload, seed: number, opCount: numbe
       recorder.mark(`ack ${op}`);
       run.marks.push(early ?? recorder.log.length);
       run.ackLabels.push(label);
-      run.snapshots.push(model.dump());
+      run.snapshots.push(modelTree(model));
     }
     if (real.error) throw real.error;
     return real.value;
   };
+  const env: StepEnv = { advanceTimeMs: (ms) => sys.kernel.advanceTime(ms) };
   for (const step of workload.steps(seed, opCount)) {
     try {
-      await step.run(call);
+      await step.run(call, env);
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e; // an errno is a valid outcome; anything else is a bug
     }
   }
   const live = await dumpTree(sys.fs!);
-  if (JSON.stringify(live) !== JSON.stringify(model.dump())) throw new RecordError(`${workload.name} seed ${seed}: the live tree differs from the model's at the end of the run`);
+  if (JSON.stringify(live) !== JSON.stringify(modelTree(model))) throw new RecordError(`${workload.name} seed ${seed}: the live tree differs from the model's at the end of the run`);
   await sys.shutdown();
   return run;
 }

@@ -17,13 +17,19 @@
 import { Random } from '../../kernel/random.ts';
 import { ServiceError } from '../../kernel/errors.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
+import { PUT_LEASE_MS } from '../../services/content/limits.ts';
 
 /** One protocol call: rejects with the ServiceError the filesystem replied with. */
 export type Call = (op: string, body: Record<string, unknown>) => Promise<unknown>;
 
+/** What a step may do besides calls: move the kernel's virtual clock (gc's put lease runs on it). */
+export interface StepEnv {
+  advanceTimeMs(ms: number): Promise<void>;
+}
+
 export interface Step {
   describe: string;
-  run(call: Call): Promise<void>;
+  run(call: Call, env: StepEnv): Promise<void>;
 }
 
 export interface Workload {
@@ -134,6 +140,41 @@ const symlink = (path: string, target: string): Step => ({
   },
 });
 
+const snapCreate = (name: string): Step => ({ describe: `snapshot create ${name}`, run: async (call) => void (await call('snapshotCreate', { name })) });
+const snapDelete = (name: string): Step => ({ describe: `snapshot delete ${name}`, run: async (call) => void (await call('snapshotDelete', { name })) });
+const snapRestore = (name: string): Step => ({ describe: `snapshot restore ${name}`, run: async (call) => void (await call('snapshotRestore', { name })) });
+
+/** A file open across a restore: its handle names an inode the restore replaced (ESTALE), and still closes. */
+const restoreWhileOpen = (path: string, name: string, seed: number): Step => ({
+  describe: `open ${path}, restore ${name}, write (ESTALE), close`,
+  run: async (call) => {
+    const handle = await openOrCreate(call, path);
+    try {
+      await call('snapshotRestore', { name });
+      await call('write', { handle, offsetBytes: 0, data: patternedBytes(100, seed) });
+    } finally {
+      await call('close', { handle });
+    }
+  },
+});
+
+const clone = (from: string, to: string): Step => ({
+  describe: `clone ${from} ${to}`,
+  run: async (call) => {
+    const b = split(to);
+    await call('clone', { ino: await ino(call, from), parent: await ino(call, b.dir), name: b.name });
+  },
+});
+
+/** gc after the put lease has run out, so chunks put but never referenced are swept too, not only those whose count fell to zero. */
+const gc: Step = {
+  describe: 'gc (after the put lease)',
+  run: async (call, env) => {
+    await env.advanceTimeMs(PUT_LEASE_MS + 60_000);
+    await call('gc', {});
+  },
+};
+
 const sync: Step = { describe: 'sync', run: async (call) => void (await call('sync', {})) };
 const checkpoint: Step = { describe: 'checkpoint', run: async (call) => void (await call('checkpoint', {})) };
 
@@ -143,11 +184,11 @@ const checkpoint: Step = { describe: 'checkpoint', run: async (call) => void (aw
  */
 const unlinkWhileOpen = (path: string, seed: number): Step => ({
   describe: `open ${path}, write+fsync, unlink, write, close`,
-  run: async (call) => {
+  run: async (call, env) => {
     const handle = await openOrCreate(call, path);
     await call('write', { handle, offsetBytes: 0, data: patternedBytes(6 * KiB, seed) });
     await call('fsync', { handle });
-    await unlink(path).run(call);
+    await unlink(path).run(call, env);
     await call('write', { handle, offsetBytes: 6 * KiB, data: patternedBytes(70 * KiB, seed + 1) });
     await call('close', { handle });
   },
@@ -233,6 +274,56 @@ export const BUILTIN_WORKLOADS: readonly Workload[] = [
     ],
   },
   {
+    name: 'snapshot-restore',
+    stresses: 'snapshots: create, change the tree, restore (the old tree kept as pre-restore-N), restore from that, delete; hard links; a file open across a restore',
+    steps: (seed, opCount) => [
+      mkdir('/d'),
+      writeFile('/a', 0, 5000, seed, true),
+      writeFile('/d/x', 0, 70 * KiB, seed + 1, false),
+      // One cycle is 12 steps (the default --ops): every snapshot operation at least once.
+      ...repeat(opCount, (i) => {
+        const c = i % 2;
+        return [
+          snapCreate(`s${c}`),
+          writeFile('/a', (i % 3) * 4096, 70 * KiB, seed + 10 + i, i % 2 === 0),
+          mkdir(`/d/e${c}`),
+          link('/a', `/d/e${c}/hard`),
+          snapRestore(`s${c}`), // back to before the three steps above; they are kept in pre-restore-N
+          writeFile('/d/x', 0, 3000 + i, seed + 20 + i, true),
+          snapCreate('t'),
+          restoreWhileOpen('/a', 'pre-restore-1', seed + 30 + i), // the hard link comes back as two files
+          snapDelete('pre-restore-1'),
+          unlink('/d/x'),
+          snapRestore('t'),
+          snapDelete(`s${c}`),
+        ];
+      }),
+    ],
+  },
+  {
+    name: 'dedup-gc',
+    stresses: 'shared chunks: the same bytes in two files and a clone, then a snapshot their only holder across gc (after the put lease); snapshot delete, gc',
+    steps: (seed, opCount) =>
+      // One cycle is 12 steps (the default --ops); every other cycle writes the bytes of two cycles before, so swept chunks come back.
+      repeat(opCount, (i) => {
+        const bytes = seed + ((i >> 1) % 2);
+        return [
+          writeFile('/f', 0, 140 * KiB, bytes, i % 2 === 0),
+          writeFile('/g', 0, 140 * KiB, bytes, false), // the same bytes: deduplicated
+          clone('/f', '/c'),
+          snapCreate('keep'),
+          unlink('/f'),
+          unlink('/c'),
+          truncate('/g', 1000),
+          gc, // the bytes past /g's first page are the snapshot's alone now: they must survive
+          writeFile('/h', 0, 70 * KiB, bytes + 7, true),
+          snapDelete('keep'),
+          gc, // now they may go
+          unlink('/g'),
+        ];
+      }),
+  },
+  {
     name: 'big-file',
     stresses: 'a file of many pages: large sequential writes, overwrite in the middle, truncate; checkpoints',
     steps: (seed, opCount) =>
@@ -244,12 +335,6 @@ export const BUILTIN_WORKLOADS: readonly Workload[] = [
       ]),
   },
 ];
-
-/** Named in the issue; they need snapshots and the garbage collector, not landed yet. */
-export const UNAVAILABLE_WORKLOADS: Readonly<Record<string, string>> = {
-  'snapshot-restore': 'needs snapshots (not landed yet)',
-  'dedup-gc': 'needs the content garbage collector behind the fs (not landed yet)',
-};
 
 const RANDOM_DIRS = ['/', '/d0'];
 const RANDOM_NAMES = ['a', 'b', 'c'];

@@ -6,6 +6,21 @@
  *
  * Files hold their bytes in one Uint8Array (sizes in tests are small). Times come from an
  * injected clock so two models fed the same operations agree exactly.
+ *
+ * Snapshots, as services/fs gives them (snapshots.ts, state-snapshots.ts): a snapshot is a
+ * frozen copy of the tree reachable from the root when it was made (hard links become
+ * separate files, open-but-unlinked files are not in it); restore keeps the tree it
+ * replaces as `pre-restore-N` (smallest N free) and makes the live tree equal to the copy
+ * the way state-snapshots.ts applyRestore does, so inode numbers agree with the service's:
+ * an entry equal to the snapshot's (same kind, mode, owner, mtime and contents, the
+ * service's object-hash equality) keeps its inode and handles; a directory in both is
+ * restored in place; anything else is dropped (its handles get ESTALE) and built anew,
+ * numbered in name order, depth first. Equality of files is by bytes, where the service
+ * compares page hashes: they differ only for a page of zeros written against a hole,
+ * which the crash harness's workloads never make (and the recorder would flag). clone copies a
+ * file or directory tree (entries in cookie order). gc and checkpoint change nothing a
+ * client can see. Replies of snapshotCreate and snapshotList carry names only (the
+ * service's hashes and space figures are not modelled); snapshotDiff is not modelled.
  */
 import { ServiceError } from '../../kernel/errors.ts';
 import type { Manifest } from '../../kernel/service.ts';
@@ -51,6 +66,21 @@ interface Handle {
   flags: OpenFlags;
 }
 
+/** A snapshot's copy of one file, directory or symlink; never modified once made. */
+interface Frozen {
+  type: FileType;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Timespec;
+  data: Uint8Array;
+  target: string;
+  /** Sorted by name (as the service's tree objects). */
+  entries: [string, Frozen][];
+}
+
+export const MODEL_AUTO_SNAPSHOT_PREFIX = 'pre-restore-';
+
 function err(code: Errno, message: string): never {
   throw new ServiceError(code, message);
 }
@@ -58,6 +88,8 @@ function err(code: Errno, message: string): never {
 export class FsModel {
   readonly nodes = new Map<number, Node>();
   private readonly handles = new Map<number, Handle>();
+  /** Snapshots by name, in creation order (snapshotList's order). */
+  private readonly snapshots = new Map<string, Frozen>();
   private nextIno = ROOT_INO + 1;
   private nextHandle = 1;
 
@@ -357,7 +389,159 @@ export class FsModel {
       }
       case 'sync':
         return {};
+      case 'snapshotCreate':
+        if (this.snapshots.has(req.name)) err('EEXIST', `snapshot '${req.name}' exists`);
+        this.snapshots.set(req.name, this.freeze(ROOT_INO));
+        return { name: req.name };
+      case 'snapshotList':
+        return { snapshots: [...this.snapshots.keys()].map((name) => ({ name })) };
+      case 'snapshotDelete':
+        if (!this.snapshots.delete(req.name)) err('ENOENT', `no snapshot '${req.name}'`);
+        return {};
+      case 'snapshotRestore':
+        return this.restore(req.name);
+      case 'snapshotDiff':
+        throw new Error('model: snapshotDiff is not modelled');
+      case 'clone':
+        return this.attr(this.clone(req.ino, req.parent, req.name));
     }
+  }
+
+  /** Admin: content-store gc; nothing a client sees changes (a zero report). */
+  gc(): { sweptChunks: number; sweptBytes: number; freedBlocks: number; keptByRoots: number; missingRoots: number; liveChunks: number } {
+    return { sweptChunks: 0, sweptBytes: 0, freedBlocks: 0, keptByRoots: 0, missingRoots: 0, liveChunks: 0 };
+  }
+
+  /** Admin: checkpoint; nothing a client sees changes. */
+  checkpoint(): Record<string, never> {
+    return {};
+  }
+
+  /** Snapshot names in creation order. */
+  snapshotNames(): string[] {
+    return [...this.snapshots.keys()];
+  }
+
+  private freeze(ino: number): Frozen {
+    const n = this.node(ino);
+    const entries: [string, Frozen][] = [...n.entries.keys()].sort().map((name) => [name, this.freeze(n.entries.get(name)!.ino)]);
+    return { type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, data: n.data.slice(), target: n.target, entries: n.type === 'dir' ? entries : [] };
+  }
+
+  private restore(name: string): { saved: string } {
+    const snap = this.snapshots.get(name);
+    if (!snap) err('ENOENT', `no snapshot '${name}'`);
+    let k = 1;
+    while (this.snapshots.has(`${MODEL_AUTO_SNAPSHOT_PREFIX}${k}`)) k++;
+    const saved = `${MODEL_AUTO_SNAPSHOT_PREFIX}${k}`;
+    this.snapshots.set(saved, this.freeze(ROOT_INO));
+    if (!this.sameAs(this.node(ROOT_INO), snap)) this.restoreDir(this.node(ROOT_INO), snap);
+    return { saved };
+  }
+
+  /** The service's object equality: kind, mode, owner, mtime and contents, recursively. */
+  private sameAs(n: Node, f: Frozen): boolean {
+    if (n.type !== f.type || n.mode !== f.mode || n.uid !== f.uid || n.gid !== f.gid || n.mtime.sec !== f.mtime.sec || n.mtime.nsec !== f.mtime.nsec) return false;
+    if (n.type === 'file') return n.data.length === f.data.length && n.data.every((b, i) => b === f.data[i]);
+    if (n.type === 'symlink') return n.target === f.target;
+    if (n.entries.size !== f.entries.length) return false;
+    return f.entries.every(([name, child]) => {
+      const e = n.entries.get(name);
+      return e !== undefined && this.sameAs(this.node(e.ino), child);
+    });
+  }
+
+  /** Directory `d` becomes `f`, touching only what differs (state-snapshots.ts restoreDir, step for step). */
+  private restoreDir(d: Node, f: Frozen): void {
+    const want = new Map(f.entries);
+    const recurse: [Node, Frozen][] = [];
+    const drop: string[] = [];
+    for (const [name, e] of d.entries) {
+      const target = want.get(name);
+      const n = this.node(e.ino);
+      if (target === undefined) drop.push(name);
+      else if (this.sameAs(n, target)) want.delete(name);
+      else if (target.type === 'dir' && n.type === 'dir') {
+        recurse.push([n, target]);
+        want.delete(name);
+      } else drop.push(name);
+    }
+    for (const name of drop) {
+      const e = d.entries.get(name)!;
+      d.entries.delete(name);
+      this.dropName(e.ino);
+    }
+    for (const [name, target] of want) {
+      const c = this.thaw(target, this.nextIno++, d.ino);
+      d.entries.set(name, { ino: c.ino, cookie: d.nextCookie++ });
+    }
+    for (const [n, target] of recurse) this.restoreDir(n, target);
+    d.nlink = 2 + [...d.entries.values()].filter((e) => this.node(e.ino).type === 'dir').length;
+    d.mode = f.mode;
+    d.uid = f.uid;
+    d.gid = f.gid;
+    d.mtime = f.mtime;
+    d.ctime = this.now();
+    d.dataVersion++;
+  }
+
+  /** A restore drops one name of `ino` (a directory with everything under it); an inode left with no name goes, open or not. */
+  private dropName(ino: number): void {
+    const n = this.node(ino);
+    if (n.type === 'dir') {
+      for (const e of n.entries.values()) this.dropName(e.ino);
+      this.nodes.delete(ino);
+      return;
+    }
+    if (--n.nlink > 0) return;
+    this.nodes.delete(ino);
+  }
+
+  /** Rebuilds a frozen tree: `ino` for its top, fresh numbers below in name order, depth first (state-snapshots.ts buildEntries). */
+  private thaw(f: Frozen, ino: number, parent: number): Node {
+    const n = this.newNode(ino, f.type, f.mode, f.uid, f.gid);
+    n.mtime = f.mtime;
+    n.data = f.data.slice();
+    n.target = f.target;
+    this.nodes.set(ino, n);
+    if (f.type === 'dir') {
+      n.parent = parent;
+      for (const [name, child] of f.entries) {
+        const c = this.thaw(child, this.nextIno++, ino);
+        n.entries.set(name, { ino: c.ino, cookie: n.nextCookie++ });
+        if (c.type === 'dir') n.nlink++;
+      }
+    }
+    return n;
+  }
+
+  private clone(ino: number, parent: number, name: string): number {
+    const src = this.node(ino);
+    if (src.nlink === 0) err('ENOENT', `inode ${ino} was unlinked`);
+    const d = this.dir(parent);
+    if (d.entries.has(name)) err('EEXIST', `'${name}' exists`);
+    const copy = this.copyNode(src, parent);
+    this.addEntry(d, name, copy.ino);
+    if (copy.type === 'dir') d.nlink++;
+    return copy.ino;
+  }
+
+  /** A copy of `n` and its subtree (entries in cookie order: state-snapshots.ts copyInode). */
+  private copyNode(n: Node, parent: number): Node {
+    const c = this.newNode(this.nextIno++, n.type, n.mode, n.uid, n.gid);
+    c.data = n.data.slice();
+    c.target = n.target;
+    c.mtime = n.mtime;
+    this.nodes.set(c.ino, c);
+    if (n.type === 'dir') {
+      c.parent = parent;
+      for (const [entryName, e] of [...n.entries].sort((a, b) => a[1].cookie - b[1].cookie)) {
+        const child = this.copyNode(this.node(e.ino), c.ino);
+        c.entries.set(entryName, { ino: child.ino, cookie: c.nextCookie++ });
+        if (child.type === 'dir') c.nlink++;
+      }
+    }
+    return c;
   }
 
   private open(n: Node, flags: OpenFlags): number {
@@ -431,6 +615,22 @@ export class FsModel {
       if (n.type === 'dir') for (const [name, e] of [...n.entries].sort()) visit(e.ino, `${path}/${name}`);
     };
     visit(ROOT_INO, '');
+    return out;
+  }
+
+  /**
+   * The snapshots as /.snapshots/NAME/... shows them: path -> type, mode, size, content
+   * hash; no link count (a snapshot does not keep hard-link identity) and no times.
+   */
+  dumpSnapshots(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const visit = (f: Frozen, path: string) => {
+      const size = f.type === 'file' ? f.data.length : f.type === 'symlink' ? new TextEncoder().encode(f.target).length : f.entries.length;
+      const detail = f.type === 'file' ? fingerprint(f.data) : f.type === 'symlink' ? `-> ${f.target}` : '';
+      out[path] = `${f.type} ${f.mode.toString(8)} ${size} ${detail}`.trim();
+      for (const [name, child] of f.entries) visit(child, `${path}/${name}`);
+    };
+    for (const name of [...this.snapshots.keys()].sort()) visit(this.snapshots.get(name)!, `/.snapshots/${name}`);
     return out;
   }
 }
