@@ -82,7 +82,17 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
         if (req.op === 'stats') return (await ready()).stats();
         if (req.op === 'checkpoint') return (await (await ready()).checkpoint(), {});
         if (req.op === 'liveChunks') return { hashes: [...(await ready()).liveChunks()] };
-        if (req.op === 'gc') return (await ready()).snapshots.gc((roots) => content.gc(roots));
+        if (req.op === 'gc') {
+          const engine = await ready();
+          return engine.snapshots.gc(async (roots) => {
+            // Mount replays an FsSnapshotCreate by loading its objects from the store: were a
+            // deleted snapshot's create still replayable, this gc could sweep what that replay
+            // needs. A checkpoint first (snapshot operations are held off meanwhile) leaves no
+            // record before the gc for a mount to replay.
+            await engine.checkpoint();
+            return content.gc(roots);
+          });
+        }
         const parsed = parseFsRequest(req.op, req.body); // before the mount wait: bad input is refused at once
         return dispatchFs(await ready(), parsed, usage);
       },
