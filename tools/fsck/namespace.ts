@@ -150,7 +150,7 @@ export function checkNamespace(state: FsState, f: Findings): NamespaceView {
     if (found === 0) f.problem('namespace', 'unreachable', `ino ${n.ino}`, `${n.type} inode ${n.ino} has nlink ${n.nlink} but no name reaches it`);
     else if (n.nlink !== found) f.problem('namespace', 'nlink', `ino ${n.ino}`, `${pathsOf.get(n.ino)![0]}: nlink ${n.nlink}, but ${found} name(s) found`, { paths: pathsOf.get(n.ino) });
   }
-  if (orphans) f.note('namespace', `${orphans} unlinked inode(s) whose last handle closed before the image was last written; the next mount frees them`);
+  if (orphans) f.note('namespace', `${orphans} unlinked inode(s) with no name left (open when the image was last written); the next mount frees them and their pages`);
   f.count('inodes', state.inodes.size);
   f.count('directories', dirSeen.size);
   return { pathsOf };
