@@ -17,7 +17,7 @@ import { benchAxiom } from '../../axiom/bench.ts';
 import { benchBlock } from '../../services/block/bench.ts';
 import { benchFs } from '../bench/fs.ts';
 import { benchContent } from '../../services/content/bench.ts';
-import { benchIsolation } from '../../kernel/isolated/bench.ts';
+import { benchIsolationGroup } from '../bench/isolation.ts';
 import { benchGuest } from '../guest/bench.ts';
 import { benchSnapshots } from '../bench/snapshots.ts';
 import { benchCrashtest } from '../bench/crashtest.ts';
@@ -48,7 +48,7 @@ const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<Ben
   content: benchContent,
   fs: benchFs,
   snapshots: benchSnapshots,
-  isolation: benchIsolation,
+  isolation: benchIsolationGroup,
   guest: benchGuest,
   axiom: async (o) =>
     grouped(

@@ -1,0 +1,156 @@
+/**
+ * The isolation benchmark group (`strata bench --only isolation`): the deterministic
+ * kernel (every service on one thread) and the isolated kernel (each service in its own
+ * worker, tools/system-isolated.ts) side by side, each figure beside the raw file
+ * measured with node:fs in the same run.
+ *
+ * Rows: kernel/isolated/bench.ts's (driver-level sequential I/O at QD1 and QD8, the
+ * message hop and a call with 32 in flight), then the whole stack: a sequential write of
+ * one file in 1 MiB writes, then fsync, and its sequential read back, 1 GiB (64 MiB with
+ * --quick), in each mode, against node:fs writeSync + fdatasync and readSync of the same
+ * bytes to a plain file on the same host filesystem.
+ *
+ * Fairness: each mode boots a fresh image of the same size (the same work for mkimage and
+ * the same empty allocator), writes the same seeded bytes, which never deduplicate
+ * (every 1 MiB piece differs), and is warmed up by an unmeasured 32 MiB file first; the
+ * modes run one after the other, never at once. The isolated row's note gives its ratio
+ * to the deterministic one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { FileBackend } from '../../kernel/machine/disk/file.ts';
+import { Random } from '../../kernel/random.ts';
+import { benchIsolation } from '../../kernel/isolated/bench.ts';
+import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
+import { createImage } from '../cli/mkimage.ts';
+import { bootSystem, type System } from '../system.ts';
+import { bootIsolatedSystem } from '../system-isolated.ts';
+import type { BenchRow } from './report.ts';
+
+const MiB = 1024 * 1024;
+const GROUP = 'isolation';
+const WARM_MIB = 32;
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+/** A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate (as tools/bench/fs.ts). */
+function pieces(seed: number): (i: number) => Uint8Array {
+  const chunk = new Random(seed).fill(new Uint8Array(MiB));
+  return (i: number) => {
+    const out = new Uint8Array(MiB);
+    out.set(chunk.subarray(i % MiB));
+    out.set(chunk.subarray(0, i % MiB), MiB - (i % MiB));
+    const view = new DataView(out.buffer);
+    view.setUint32(0, i, true);
+    for (let p = 65536; p < MiB; p += 65536) view.setUint32(p, i * 31 + p, true);
+    return out;
+  };
+}
+
+interface FileFigures {
+  writeMBps: number;
+  readMBps: number;
+}
+
+/** Writes `sizeMiB` pieces to a new file, fsyncs (timed together), then reads it back (timed). */
+async function fileRun(f: FsClient, name: string, sizeMiB: number, pieceOf: (i: number) => Uint8Array, offset: number): Promise<FileFigures> {
+  const { attr, handle } = await f.create(ROOT_INO, name, 0o644);
+  let t0 = performance.now();
+  for (let i = 0; i < sizeMiB; i++) await f.write(handle, i * MiB, pieceOf(offset + i));
+  await f.fsync(handle);
+  const writeMBps = sizeMiB / seconds(t0);
+  await f.close(handle);
+  const r = await f.open(attr.ino, { read: true });
+  t0 = performance.now();
+  for (let off = 0; off < sizeMiB * MiB; off += MiB) {
+    const got = await f.read(r.handle, off, MiB);
+    if (got.length !== MiB) throw new Error(`bench: short read of ${name} at ${off}: ${got.length} bytes`);
+  }
+  const readMBps = sizeMiB / seconds(t0);
+  await f.close(r.handle);
+  await f.unlink(ROOT_INO, name);
+  return { writeMBps, readMBps };
+}
+
+async function modeRun(boot: () => Promise<System>, sizeMiB: number, pieceOf: (i: number) => Uint8Array): Promise<FileFigures> {
+  const sys = await boot();
+  try {
+    await fileRun(sys.fs!, 'warm', WARM_MIB, pieceOf, 1_000_000); // unmeasured: code and caches warm
+    return await fileRun(sys.fs!, 'big', sizeMiB, pieceOf, 0);
+  } finally {
+    await sys.shutdown();
+  }
+}
+
+/** The whole-stack rows: one file written + fsynced and read back, deterministic vs isolated vs raw. */
+export async function benchIsolationFiles(opts: { dir: string; quick: boolean; sizeMiB?: number }): Promise<BenchRow[]> {
+  const sizeMiB = opts.sizeMiB ?? (opts.quick ? 64 : 1024);
+  if (!Number.isSafeInteger(sizeMiB) || sizeMiB < 1) throw new RangeError(`sizeMiB must be a positive integer, got ${sizeMiB}`);
+  const imageBytes = Math.max(512 * MiB, sizeMiB * MiB * 2 + 256 * MiB);
+  const pieceOf = pieces(91);
+  const rawPath = path.join(opts.dir, 'isolation-raw.dat');
+  const imagePath = path.join(opts.dir, 'isolation-fs.img');
+
+  // ---- raw: node:fs on a plain file ----
+  fs.rmSync(rawPath, { force: true });
+  const fd = fs.openSync(rawPath, 'w+');
+  const raw: FileFigures = { writeMBps: 0, readMBps: 0 };
+  try {
+    let t0 = performance.now();
+    for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
+    fs.fdatasyncSync(fd);
+    raw.writeMBps = sizeMiB / seconds(t0);
+    const buf = Buffer.alloc(MiB);
+    t0 = performance.now();
+    for (let off = 0; off < sizeMiB * MiB; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
+    raw.readMBps = sizeMiB / seconds(t0);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(rawPath, { force: true });
+  }
+
+  const fresh = async () => {
+    fs.rmSync(imagePath, { force: true });
+    await createImage(imagePath, imageBytes);
+    return FileBackend.open(imagePath);
+  };
+  let det: FileFigures;
+  let iso: FileFigures;
+  try {
+    det = await modeRun(async () => bootSystem({ disk: await fresh(), seed: 1 }), sizeMiB, pieceOf);
+    iso = await modeRun(async () => bootIsolatedSystem({ disk: await fresh(), seed: 1 }), sizeMiB, pieceOf);
+  } finally {
+    fs.rmSync(imagePath, { force: true });
+  }
+
+  const label = sizeMiB >= 1024 ? `${sizeMiB / 1024} GiB` : `${sizeMiB} MiB`;
+  const of = (i: number, d: number) => `${(i / d).toFixed(2)}x the deterministic kernel`;
+  const writeBase = { name: 'node:fs writeSync + fdatasync', value: raw.writeMBps };
+  const readBase = { name: 'node:fs readSync', value: raw.readMBps };
+  return [
+    { group: GROUP, name: `file seq write ${label} + fsync, deterministic`, unit: 'MB/s', value: det.writeMBps, baseline: writeBase },
+    { group: GROUP, name: `file seq write ${label} + fsync, isolated`, unit: 'MB/s', value: iso.writeMBps, baseline: writeBase, note: of(iso.writeMBps, det.writeMBps) },
+    { group: GROUP, name: `file seq read ${label}, deterministic`, unit: 'MB/s', value: det.readMBps, baseline: readBase },
+    { group: GROUP, name: `file seq read ${label}, isolated`, unit: 'MB/s', value: iso.readMBps, baseline: readBase, note: of(iso.readMBps, det.readMBps) },
+  ];
+}
+
+/** The group: the kernel-level rows, then the whole-stack file rows. */
+export async function benchIsolationGroup(opts: { dir: string; quick: boolean }): Promise<BenchRow[]> {
+  return [...(await benchIsolation(opts)), ...(await benchIsolationFiles(opts))];
+}
+
+/** `npx tsx tools/bench/isolation.ts [--quick] [--files]`: this group alone (--files: only the file rows). */
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { formatTable } = await import('./report.ts');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-isolation-'));
+  const quick = process.argv.includes('--quick');
+  try {
+    const rows = process.argv.includes('--files') ? await benchIsolationFiles({ dir, quick }) : await benchIsolationGroup({ dir, quick });
+    console.log(formatTable(rows));
+    for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
