@@ -22,7 +22,7 @@ import { checkContent, type ContentView } from './content.ts';
 import { checkNamespace, loadFsState, type NamespaceView } from './namespace.ts';
 import { crossCheck, emptyPlan, type RepairPlan } from './refs.ts';
 import { repairImage, type RepairBootOptions } from './repair.ts';
-import { EXIT_OPERATIONAL, Findings, exitCodeOf, type FsckReport } from './report.ts';
+import { Findings, exitCodeOf, type FsckReport } from './report.ts';
 import { checkSnapshots, type SnapshotView } from './snapshots.ts';
 
 export { FsckOperationalError, type ImageView } from './block.ts';
@@ -85,12 +85,3 @@ export async function fsckImage(disk: DiskBackend, options: FsckOptions): Promis
   }
 }
 
-/** fsckImage, with an operational error turned into a report of exit code 8. */
-export async function fsckReportOrFailure(disk: DiskBackend, options: FsckOptions): Promise<FsckReport | { exitCode: typeof EXIT_OPERATIONAL; error: string }> {
-  try {
-    return await fsckImage(disk, options);
-  } catch (e) {
-    if (e instanceof FsckOperationalError) return { exitCode: EXIT_OPERATIONAL, error: e.message };
-    throw e;
-  }
-}
