@@ -288,6 +288,21 @@ describe('strata fsck', () => {
     expect(rr.actions).toEqual([]);
   });
 
+  it('names two chunks that claim the same blocks and repairs nothing from that log', async () => {
+    const disk = await sampleImage();
+    const c = await chunkOf(disk, '/c');
+    const sys = await bootSystem({ disk, upTo: 'axiom', keepDiskOpen: true, memorySizeBytes: 64 * MiB });
+    await sys.axiom!.propose([rec('ChunkPut', { hash: new Uint8Array(32).fill(2), blockIndex: c.blockIndex, blockCount: 1, sizeBytes: 100 })]);
+    await sys.shutdown();
+    const r = await fsckImage(disk, { repair: false });
+    expect(kinds(r)).toContain('content/shared-blocks');
+    expect(r.problems.find((p) => p.kind === 'shared-blocks')!.message).toMatch(new RegExp(`two chunks share blocks.*${c.blockIndex}`));
+    expect(kinds(r)).toContain('content/chunk-hash'); // the impostor's bytes are not its name
+    const rr = await fsckImage(disk, { repair: true });
+    expect(rr.exitCode).toBe(4);
+    expect(rr.actions).toEqual([]);
+  });
+
   it('notes a dangling chunk (no file, no snapshot) without calling it an error; --repair drops it', async () => {
     const disk = await sampleImage();
     const sys = await bootSystem({ disk, upTo: 'content', keepDiskOpen: true, memorySizeBytes: 128 * MiB });

@@ -46,12 +46,15 @@ export function emptyPlan(): RepairPlan {
   return { refDeltas: new Map(), dropChunks: [], markAllocated: [], leaked: [] };
 }
 
+/** Problems after which the services' own mount would refuse the image, or the log is not to be followed: nothing is repaired from it. */
+export const REPAIR_BLOCKERS = new Set(['bad-record', 'shared-blocks']);
+
 const runs = (xs: Extent[]) => xs.slice(0, 4).map((x) => `[${x.blockIndex}, +${x.blockCount})`).join(', ') + (xs.length > 4 ? `, ... ${xs.length - 4} more run(s)` : '');
 const blocksIn = (xs: Extent[]) => xs.reduce((n, x) => n + x.blockCount, 0);
 
 export function crossCheck(view: ImageView, axiom: AxiomView, content: ContentView, state: FsState | undefined, ns: NamespaceView | undefined, snaps: SnapshotView | undefined, f: Findings, plan: RepairPlan): void {
   // Repairs follow the log; only an intact log, replayed without a record refused, may be repaired from.
-  const canRepair = axiom.trustworthy && state !== undefined && !f.problems.some((p) => p.kind === 'bad-record');
+  const canRepair = axiom.trustworthy && state !== undefined && !f.problems.some((p) => REPAIR_BLOCKERS.has(p.kind));
   // Pages the live tree names, and the paths naming each chunk.
   const expected = new Map<string, number>();
   const livePaths = new Map<string, string[]>();

@@ -35,7 +35,7 @@ import {
 import { bootSystem, type BootOptions } from '../system.ts';
 import { CHUNKS_PER_REQUEST_MAX } from '../../services/content/limits.ts';
 import { BLOCK_SIZE_BYTES, homeReader, type ImageView } from './block.ts';
-import type { RepairPlan } from './refs.ts';
+import { REPAIR_BLOCKERS, type RepairPlan } from './refs.ts';
 import type { FsckProblem } from './report.ts';
 import { REPAIR_MEMORY_SIZE_BYTES, invariant } from './limits.ts';
 
@@ -56,7 +56,7 @@ export async function repairImage(view: ImageView, problems: FsckProblem[], plan
     }
   };
   if (todo.some((p) => RAW_KINDS.has(p.kind))) await attempt('raw repair of the superblocks and bitmap', () => repairRaw(view, plan));
-  const trusted = !problems.some((p) => p.area === 'axiom' || p.kind === 'bad-record' || (p.area === 'namespace' && !p.repairable));
+  const trusted = !problems.some((p) => p.area === 'axiom' || REPAIR_BLOCKERS.has(p.kind) || (p.area === 'namespace' && !p.repairable));
   if (todo.some((p) => STACK_KINDS.has(p.kind)) || (trusted && plan.dropChunks.length > 0)) await attempt('repair through the stack', () => repairThroughStack(view.disk, plan, boot));
   return actions;
 }
