@@ -106,6 +106,27 @@ describe('strata inspect chunk and path', () => {
     expect(p2.text).toMatch(/BAD HASH/);
   });
 
+  it('resolves /.snapshots paths in the snapshot\'s Merkle tree', async () => {
+    const { sampleImage } = await import('./fsck-image.ts');
+    const disk = await sampleImage();
+    const list = await inspect(disk, 'path', { limit: 50, arg: '/.snapshots' });
+    expect(list.text).toMatch(/^\/\.snapshots: 1 snapshot\(s\)\n  one  root [0-9a-f]{64}/);
+    const root = await inspect(disk, 'path', { limit: 50, arg: '/.snapshots/one' });
+    expect(root.text).toMatch(/tree object [0-9a-f]{64}, dir/);
+    expect(root.text).toMatch(/file\s+[0-9a-f]{16}\s+a\n/);
+    expect(root.text).not.toMatch(/\bc\n/); // /c came after the snapshot
+    // /a was rewritten after the snapshot: page 0 differs between the live file and the snapshot's, page 1 is shared.
+    const live = await inspect(disk, 'path', { limit: 50, arg: '/a' });
+    const snap = await inspect(disk, 'path', { limit: 50, arg: '/.snapshots/one/a' });
+    expect(snap.ok).toBe(true);
+    expect(snap.text).toMatch(/file, mode 0644, uid 0, gid 0, size 204800 bytes/);
+    const page = (text: string, i: number) => new RegExp(`\\n\\s+${i}\\s+\\d+\\s+([0-9a-f]{64})`).exec(text)![1];
+    expect(page(snap.text, 0)).not.toBe(page(live.text, 0));
+    expect(page(snap.text, 1)).toBe(page(live.text, 1));
+    await expect(inspect(disk, 'path', { limit: 50, arg: '/.snapshots/two' })).rejects.toThrow(/no such snapshot/);
+    await expect(inspect(disk, 'path', { limit: 50, arg: '/.snapshots/one/zz' })).rejects.toThrow(/\/\.snapshots\/one\/zz: no such file/);
+  });
+
   it('names what it cannot find', async () => {
     const { sampleImage } = await import('./fsck-image.ts');
     const disk = await sampleImage();

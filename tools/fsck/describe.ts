@@ -7,12 +7,14 @@
  * hash to its name, the live and snapshot paths naming it, and a hex/ascii preview.
  * path: the inode's attributes, and its pages (file: index, length, chunk hash, block
  * address, verified), entries (directory) or target (symlink). Paths are of the live tree,
- * resolved without following symlinks.
+ * resolved without following symlinks; under /.snapshots/NAME they are resolved in that
+ * snapshot's Merkle tree and show the tree object (its hash, attributes, pages or entries).
  */
 import { hexOf } from '../../services/content/errors.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
 import type { Inode } from '../../services/fs/state.ts';
 import type { Time } from '../../services/fs/records.ts';
+import { decodeObject, type TreeObject } from '../../services/fs/tree.ts';
 import { chunkBytes } from './content.ts';
 import type { ImageExamination } from './index.ts';
 import { PREVIEW_SIZE_BYTES } from './limits.ts';
@@ -101,8 +103,71 @@ function resolve(x: ImageExamination & { state: NonNullable<ImageExamination['st
   return n;
 }
 
+/** One page row: index, length, chunk, where it lives, whether it verified. */
+function pageRow(x: ImageExamination & { content: NonNullable<ImageExamination['content']> }, index: number, hash: Uint8Array | null, lengthBytes: number, lines: string[]): { row: Record<string, unknown>; ok: boolean } {
+  if (!hash) {
+    lines.push(`  ${String(index).padStart(7)}  ${String(lengthBytes).padStart(8)}  (hole)`);
+    return { row: { index, lengthBytes, hash: null }, ok: true };
+  }
+  const hex = hexOf(hash);
+  const e = x.content.index.get(hex);
+  const check = !e ? 'MISSING' : x.content.unreadable.has(hex) ? 'UNREADABLE' : x.content.badChunks.has(hex) ? 'BAD HASH' : 'ok';
+  const where = e ? `[${e.blockIndex}, +${e.blockCount})` : '-';
+  lines.push(`  ${String(index).padStart(7)}  ${String(lengthBytes).padStart(8)}  ${hex}  ${where.padEnd(21)}  ${check}`);
+  return { row: { index, lengthBytes, hash: hex, blockIndex: e?.blockIndex, blockCount: e?.blockCount, check }, ok: check === 'ok' };
+}
+
+const PAGES_HEADER = '     page    length  chunk                                                             blocks                 check';
+
+async function describeSnapshotPath(x: ImageExamination & Required<Pick<ImageExamination, 'content' | 'state'>>, path: string): Promise<Described> {
+  const [, , name, ...rest] = path.split('/');
+  if (!name) {
+    const lines = [`/.snapshots: ${x.state.snapshots.size} snapshot(s)`];
+    for (const [n, s] of x.state.snapshots) lines.push(`  ${n}  root ${hexOf(s.root)}  taken ${fmtTime(s.t)}`);
+    return { ok: true, text: lines.join('\n'), data: [...x.state.snapshots].map(([n, s]) => ({ name: n, root: hexOf(s.root), t: s.t })) };
+  }
+  const snap = x.state.snapshots.get(name);
+  if (!snap) throw new DescribeError(`/.snapshots/${name}: no such snapshot`);
+  const load = async (hash: Uint8Array, at: string): Promise<TreeObject> => {
+    const bytes = await x.content.read(hash);
+    if (!bytes) throw new DescribeError(`${at}: tree object ${hexOf(hash)} is missing or damaged`);
+    return decodeObject(bytes);
+  };
+  let hash = snap.root;
+  let at = `/.snapshots/${name}`;
+  let obj = await load(hash, at);
+  for (const part of rest.filter(Boolean)) {
+    if (obj.kind !== 'dir') throw new DescribeError(`${at} is not a directory`);
+    const entry = obj.entries.find((e) => e[0] === part);
+    at += `/${part}`;
+    if (!entry) throw new DescribeError(`${at}: no such file or directory`);
+    hash = entry[2];
+    obj = await load(hash, at);
+  }
+  const lines = [`${path}: tree object ${hexOf(hash)}, ${obj.kind}, mode ${obj.mode.toString(8).padStart(4, '0')}, uid ${obj.uid}, gid ${obj.gid}${obj.kind === 'file' ? `, size ${obj.sizeBytes} bytes` : ''}`, `  mtime ${fmtTime(obj.mtime)} (snapshot '${name}', read-only)`];
+  const data: Record<string, unknown> = { object: hexOf(hash), kind: obj.kind, mode: obj.mode, uid: obj.uid, gid: obj.gid, mtime: obj.mtime };
+  let ok = true;
+  if (obj.kind === 'file') {
+    data.sizeBytes = obj.sizeBytes;
+    lines.push(`  ${obj.pages.length} page(s) of 64 KiB (pages not listed are holes):`, PAGES_HEADER);
+    data.pages = obj.pages.map(([index, h, lengthBytes]) => {
+      const r = pageRow(x, index, h, lengthBytes, lines);
+      ok &&= r.ok;
+      return r.row;
+    });
+  } else if (obj.kind === 'dir') {
+    lines.push(`  ${obj.entries.length} entr${obj.entries.length === 1 ? 'y' : 'ies'}:`);
+    data.entries = obj.entries.map(([n, type, h]) => (lines.push(`    ${type.padEnd(7)}  ${hexOf(h).slice(0, 16)}  ${n}`), { name: n, type, object: hexOf(h) }));
+  } else {
+    lines.push(`  -> ${obj.target}`);
+    data.target = obj.target;
+  }
+  return { ok, text: lines.join('\n'), data };
+}
+
 export async function describePath(x: ImageExamination, path: string): Promise<Described> {
   rebuilt(x);
+  if (path === '/.snapshots' || path.startsWith('/.snapshots/')) return describeSnapshotPath(x, path.replace(/\/+$/, ''));
   const n = resolve(x, path);
   const lines = [
     `${path}: inode ${n.ino}, ${n.type}, mode ${n.mode.toString(8).padStart(4, '0')}, uid ${n.uid}, gid ${n.gid}, nlink ${n.nlink}, size ${n.sizeBytes} bytes, data version ${n.dataVersion}`,
@@ -114,19 +179,11 @@ export async function describePath(x: ImageExamination, path: string): Promise<D
   const data: Record<string, unknown> = { ino: n.ino, type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, nlink: n.nlink, sizeBytes: n.sizeBytes, atime: n.atime, mtime: n.mtime, ctime: n.ctime, dataVersion: n.dataVersion, names };
   if (n.pages) {
     const pages = [...n.pages].sort((a, b) => a[0] - b[0]);
-    lines.push(`  ${pages.length} page(s) of 64 KiB (holes not listed):`, '     page    length  chunk                                                             blocks                 check');
+    lines.push(`  ${pages.length} page(s) of 64 KiB (pages not listed are holes):`, PAGES_HEADER);
     data.pages = pages.map(([index, p]) => {
-      if (!p.hash) {
-        lines.push(`  ${String(index).padStart(7)}  ${String(p.lengthBytes).padStart(8)}  (hole)`);
-        return { index, lengthBytes: p.lengthBytes, hash: null };
-      }
-      const hex = hexOf(p.hash);
-      const e = x.content.index.get(hex);
-      const check = !e ? 'MISSING' : x.content.unreadable.has(hex) ? 'UNREADABLE' : x.content.badChunks.has(hex) ? 'BAD HASH' : 'ok';
-      if (check !== 'ok') ok = false;
-      const where = e ? `[${e.blockIndex}, +${e.blockCount})` : '-';
-      lines.push(`  ${String(index).padStart(7)}  ${String(p.lengthBytes).padStart(8)}  ${hex}  ${where.padEnd(21)}  ${check}`);
-      return { index, lengthBytes: p.lengthBytes, hash: hex, blockIndex: e?.blockIndex, blockCount: e?.blockCount, check };
+      const r = pageRow(x, index, p.hash, p.lengthBytes, lines);
+      ok &&= r.ok;
+      return r.row;
     });
   } else if (n.dir) {
     lines.push(`  parent inode ${n.dir.parent}; ${n.dir.entries.size} entr${n.dir.entries.size === 1 ? 'y' : 'ies'}:`);
