@@ -303,6 +303,20 @@ describe('strata fsck', () => {
     expect(rr.actions).toEqual([]);
   });
 
+  it('names a damaged checkpoint image (the filesystem\'s, the content index\'s) and cannot repair it', async () => {
+    for (const section of ['fs', 'content'] as const) {
+      const disk = await sampleImage();
+      const x = await examineImage(disk);
+      const ref = (x.axiom!.checkpointImage as Record<string, { extents: { blockIndex: number }[] }>)[section];
+      flipByte(disk, ref.extents[0].blockIndex * B + 9);
+      const r = await fsckImage(disk, { repair: true });
+      expect(kinds(r)).toEqual([section === 'fs' ? 'namespace/fs-image-damaged' : 'content/index-image-damaged']);
+      expect(r.problems[0].message).toContain(`"blockIndex":${ref.extents[0].blockIndex}`);
+      expect(r.exitCode).toBe(4);
+      expect(r.actions).toEqual([]);
+    }
+  });
+
   it('notes a dangling chunk (no file, no snapshot) without calling it an error; --repair drops it', async () => {
     const disk = await sampleImage();
     const sys = await bootSystem({ disk, upTo: 'content', keepDiskOpen: true, memorySizeBytes: 128 * MiB });
