@@ -18,17 +18,27 @@
  * replaces the buffer), so a write-back or a reader can hold one safely.
  *
  * Costs: every operation is constant time per block touched. Besides the two queues the
- * cache keeps three insertion-ordered index sets: the evictable (clean, not being written)
+ * cache keeps three insertion-ordered index sets (linked-set.ts): the evictable (clean, not being written)
  * blocks of A1in and of Am, in queue order, and the dirty blocks not being written, oldest
  * first. Eviction and write-back pick from the front of a set instead of scanning past
  * dirty blocks (a scan made a large write quadratic: every eviction walked every dirty
  * block ahead of the first clean one). `index()` keeps the sets in step with an entry's
  * flags and queue; it runs after every change to either.
  *
+ * Write-around: `writeAround` sends a large write straight to the device and keeps no
+ * copy (a streaming write, like chunk data being stored, would only churn the cache and
+ * pay two copies and a write-back per block). While it is in flight, a read or write of
+ * its blocks waits for it, so nothing can reorder around it or cache what it replaces,
+ * and a write that had to wait holds back later calls on its blocks in turn (barriers:
+ * calls on a block take effect in call order). If one of its blocks has a device read or
+ * a write-back in flight, it takes the cached path instead. Stale cached copies of its
+ * blocks are dropped before it is issued.
+ *
  * Commit point: none here. A dirty block is durable after its write-back AND a later
  * device FLUSH, which the service issues (flush/sync op).
  */
 import { assert } from './errors.ts';
+import { LinkedSet } from './linked-set.ts';
 import { BLOCK_SIZE_BYTES, CACHE_A1IN_FRACTION, CACHE_A1OUT_FRACTION, CACHE_DIRTY_FRACTION_MAX, MERGED_REQUEST_BYTES_MAX } from './limits.ts';
 
 export interface CacheBacking {
@@ -66,16 +76,21 @@ export class BlockCache {
   private readonly a1outMax: number;
   private readonly a1in = new Map<number, Entry>();
   private readonly am = new Map<number, Entry>();
-  private readonly a1out = new Map<number, true>();
+  private readonly a1out = new LinkedSet();
   /** Clean, not-writing blocks of each queue, in that queue's order (the eviction candidates). */
-  private readonly evictable = { a1in: new Set<number>(), am: new Set<number>() };
+  private readonly evictable = { a1in: new LinkedSet(), am: new LinkedSet() };
   /** Dirty blocks with no write-back in flight, oldest dirtied first (the write-back candidates). */
-  private readonly dirtyIdle = new Set<number>();
+  private readonly dirtyIdle = new LinkedSet();
   private readonly loading = new Map<number, Promise<Uint8Array>>();
   private writeBackErrors = 0;
   private lastWriteBackError: unknown;
   private dirtyCount = 0;
   private readonly writeBacksInFlight = new Set<Promise<void>>();
+  /**
+   * Per block, the newest write ordered ahead of new calls: a write-around in flight, or a
+   * write queued behind one. Reads and writes of the block wait for it (see writeAround).
+   */
+  private readonly barriers = new Map<number, Promise<void>>();
   private readonly counters = { hits: 0, misses: 0, coalesced: 0, evictions: 0, writeBacks: 0, ghostHits: 0 };
 
   constructor(
@@ -106,6 +121,9 @@ export class BlockCache {
 
   /** Reads `blockCount` blocks as one new buffer; misses become one device read per contiguous run. */
   async read(blockIndex: number, blockCount: number): Promise<Uint8Array> {
+    // Never load a block while a write to it is ordered ahead (a write-around in flight
+    // would make the load stale); loop, since later writes may have queued meanwhile.
+    for (let w = this.barriersOn(blockIndex, blockCount); w.length; w = this.barriersOn(blockIndex, blockCount)) await Promise.allSettled(w);
     const out = new Uint8Array(blockCount * BLOCK_SIZE_BYTES);
     const waits: Promise<void>[] = [];
     const missing: number[] = [];
@@ -146,11 +164,73 @@ export class BlockCache {
   async write(blockIndex: number, data: Uint8Array, options: { dirty: boolean }): Promise<void> {
     assert(data.length > 0 && data.length % BLOCK_SIZE_BYTES === 0, `cache write of ${data.length} bytes`);
     const blockCount = data.length / BLOCK_SIZE_BYTES;
-    for (let i = 0; i < blockCount; i++) {
-      this.insert(blockIndex + i, data.slice(i * BLOCK_SIZE_BYTES, (i + 1) * BLOCK_SIZE_BYTES), options.dirty);
-    }
-    if (this.dirtyCount > this.capacityBlocks * CACHE_DIRTY_FRACTION_MAX) this.startWriteBack(Math.ceil(this.capacityBlocks * 0.1));
+    const ahead = this.barriersOn(blockIndex, blockCount);
+    if (ahead.length) {
+      // Queue behind them, and make every later call on these blocks queue behind this one.
+      const mine = this.raiseBarrier(blockIndex, blockCount);
+      try {
+        await Promise.allSettled(ahead);
+        this.insertBlocks(blockIndex, data, options.dirty);
+      } finally {
+        mine.lower();
+      }
+    } else this.insertBlocks(blockIndex, data, options.dirty);
     await this.makeRoom();
+  }
+
+  /**
+   * Writes whole blocks to the backing device without caching them; resolves when the
+   * device has them (durable after the next FLUSH, like a write-back). Takes the cached
+   * path instead (dirty) when one of the blocks has a read or a write-back in flight.
+   */
+  async writeAround(blockIndex: number, data: Uint8Array): Promise<void> {
+    assert(data.length > 0 && data.length % BLOCK_SIZE_BYTES === 0, `cache write-around of ${data.length} bytes`);
+    const blockCount = data.length / BLOCK_SIZE_BYTES;
+    const ahead = this.barriersOn(blockIndex, blockCount);
+    const mine = this.raiseBarrier(blockIndex, blockCount);
+    try {
+      if (ahead.length) await Promise.allSettled(ahead);
+      let cached = false;
+      for (let b = blockIndex; b < blockIndex + blockCount && !cached; b++) cached = this.loading.has(b) || (this.entry(b)?.writing ?? false);
+      if (cached) this.insertBlocks(blockIndex, data, true);
+      else {
+        this.drop(blockIndex, blockCount); // what it replaces, clean or dirty, is stale now
+        await this.backing.write(blockIndex, data);
+      }
+    } finally {
+      mine.lower();
+    }
+    await this.makeRoom();
+  }
+
+  private insertBlocks(blockIndex: number, data: Uint8Array, dirty: boolean): void {
+    const blockCount = data.length / BLOCK_SIZE_BYTES;
+    for (let i = 0; i < blockCount; i++) this.insert(blockIndex + i, data.slice(i * BLOCK_SIZE_BYTES, (i + 1) * BLOCK_SIZE_BYTES), dirty);
+    if (this.dirtyCount > this.capacityBlocks * CACHE_DIRTY_FRACTION_MAX) this.startWriteBack(Math.ceil(this.capacityBlocks * 0.1));
+  }
+
+  /** The writes ordered ahead on any of these blocks (write-arounds in flight, writes queued behind them). */
+  private barriersOn(blockIndex: number, blockCount: number): Promise<void>[] {
+    if (this.barriers.size === 0) return [];
+    const found = new Set<Promise<void>>();
+    for (let b = blockIndex; b < blockIndex + blockCount; b++) {
+      const p = this.barriers.get(b);
+      if (p) found.add(p);
+    }
+    return [...found];
+  }
+
+  /** Marks these blocks as having a write ordered ahead until `lower()`. */
+  private raiseBarrier(blockIndex: number, blockCount: number): { lower(): void } {
+    let lower!: () => void;
+    const p = new Promise<void>((resolve) => (lower = resolve));
+    for (let b = blockIndex; b < blockIndex + blockCount; b++) this.barriers.set(b, p);
+    return {
+      lower: () => {
+        for (let b = blockIndex; b < blockIndex + blockCount; b++) if (this.barriers.get(b) === p) this.barriers.delete(b);
+        lower();
+      },
+    };
   }
 
   /** Forgets blocks (clean or dirty): e.g. after an allocation says their contents are garbage. */
@@ -169,6 +249,7 @@ export class BlockCache {
 
   /** Writes back every dirty block (contiguous ones merged) and waits until none is dirty; throws if a write-back fails. */
   async writeBackAll(): Promise<void> {
+    if (this.barriers.size) await Promise.allSettled(new Set(this.barriers.values()));
     for (;;) {
       const mine = this.startWriteBack(Infinity);
       const inFlight = [...this.writeBacksInFlight];
@@ -280,9 +361,8 @@ export class BlockCache {
     const order: ('a1in' | 'am')[] = this.a1in.size > this.a1inMax ? ['a1in', 'am'] : ['am', 'a1in'];
     for (const name of order) {
       const candidates = this.evictable[name];
-      const first = candidates.values().next();
-      if (first.done) continue;
-      const b = first.value;
+      const b = candidates.first();
+      if (b === undefined) continue;
       const queue = name === 'a1in' ? this.a1in : this.am;
       const e = queue.get(b);
       assert(e !== undefined && !e.dirty && !e.writing, `evictable block ${b} is resident, clean and idle`);
@@ -290,8 +370,8 @@ export class BlockCache {
       queue.delete(b);
       this.counters.evictions++;
       if (name === 'a1in') {
-        this.a1out.set(b, true);
-        if (this.a1out.size > this.a1outMax) this.a1out.delete(this.a1out.keys().next().value!);
+        this.a1out.add(b);
+        if (this.a1out.size > this.a1outMax) this.a1out.delete(this.a1out.first()!);
       }
       return true;
     }

@@ -61,6 +61,8 @@ export const CACHE_A1IN_FRACTION = 0.25;
 export const CACHE_A1OUT_FRACTION = 0.5;
 /** Dirty blocks written back in the background when this share of the cache is dirty. */
 export const CACHE_DIRTY_FRACTION_MAX = 0.5;
+/** Writes of at least this many blocks go around the cache, straight to the device (cache.ts, writeAround). */
+export const CACHE_WRITE_AROUND_BLOCKS_MIN = 64;
 
 /** I/O scheduler: requests in flight on the driver, and waiting in the service. */
 export const QUEUE_DEPTH_MAX = 64;

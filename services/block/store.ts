@@ -19,7 +19,7 @@ import type { BlockDevice } from './device.ts';
 import { Allocator } from './allocator.ts';
 import { BlockCache, type CacheStats } from './cache.ts';
 import { Journal, type JournalStats, type ReplayReport } from './journal.ts';
-import { ALLOCATE_BLOCKS_MAX, BLOCK_SIZE_BYTES, EXTENTS_PER_REQUEST_MAX, IO_BLOCKS_MAX, TX_BLOCKS_MAX } from './limits.ts';
+import { ALLOCATE_BLOCKS_MAX, BLOCK_SIZE_BYTES, CACHE_WRITE_AROUND_BLOCKS_MIN, EXTENTS_PER_REQUEST_MAX, IO_BLOCKS_MAX, TX_BLOCKS_MAX } from './limits.ts';
 import { FormatError } from './format/bytes.ts';
 import { readBitmap, readImage, type ImageReport } from './format/read-image.ts';
 import { checksumSeed } from './format/metadata.ts';
@@ -142,7 +142,9 @@ export class BlockStore {
         break;
       }
     }
-    await this.cache.write(blockIndex, data, { dirty: true });
+    // A large write is streaming data (chunks being stored): around the cache, to the device.
+    if (blockCount >= CACHE_WRITE_AROUND_BLOCKS_MIN) await this.cache.writeAround(blockIndex, data);
+    else await this.cache.write(blockIndex, data, { dirty: true });
   }
 
   /** Every write that completed before the call is durable when this resolves. */
