@@ -20,7 +20,7 @@
  */
 import { backendsFor } from '../shell/backends.ts';
 import { RecoveryDisk } from './recovery-disk.ts';
-import { bootCrashStack, type CrashRun } from './record.ts';
+import { bootCrashStack, type CrashRun, type RecordHooks } from './record.ts';
 import { crashImage, type CrashState } from './states.ts';
 import { ImageCursor, type OverlayImage } from './overlay.ts';
 import { diffTrees, dumpTree, sameTree, type PathDiff, type Tree } from './tree.ts';
@@ -60,7 +60,8 @@ const MOUNT_FINDING = /^block: at mount: /;
  * the power cut throws away, and it is half a state's time. Nothing of it stays
  * reachable (virtual clock: no host timers), so the collector takes it.
  */
-async function recover(image: OverlayImage, seed: number): Promise<Recovered> {
+async function recover(image: OverlayImage, seed: number, hooks: RecordHooks): Promise<Recovered> {
+  await hooks.beforeRecovery?.(image);
   const disk = new RecoveryDisk(image);
   try {
     const sys = await bootCrashStack(disk, seed);
@@ -74,13 +75,13 @@ async function recover(image: OverlayImage, seed: number): Promise<Recovered> {
 }
 
 /** `images` builds the state's image (one cursor per run: states in id order replay the log a few times, not once each). */
-export async function checkState(run: CrashRun, state: CrashState, images: ImageCursor = new ImageCursor(run.base, run.log)): Promise<StateVerdict> {
+export async function checkState(run: CrashRun, state: CrashState, images: ImageCursor = new ImageCursor(run.base, run.log), hooks: RecordHooks = {}): Promise<StateVerdict> {
   const acknowledged = run.marks.filter((m) => m <= state.entryCount).length;
   const verdict: StateVerdict = { state, acknowledged, violations: [] };
   const expected = run.snapshots[acknowledged];
   let first: Recovered;
   try {
-    first = await recover(crashImage(images, run.log, state), run.seed);
+    first = await recover(crashImage(images, run.log, state), run.seed, hooks);
   } catch (e) {
     verdict.violations.push({ kind: 'recovery-failed', message: `recovery failed: ${errorText(e)}`, diff: [] });
     return verdict;
@@ -97,7 +98,7 @@ export async function checkState(run: CrashRun, state: CrashState, images: Image
   const problems = first.problems.filter((p) => !MOUNT_FINDING.test(p));
   if (problems.length > 0) verdict.violations.push({ kind: 'fsck', message: `fsck after recovery: ${problems.join('; ')}`, diff: [] });
   try {
-    const second = await recover(first.afterRecovery, run.seed);
+    const second = await recover(first.afterRecovery, run.seed, hooks);
     if (second.problems.length > 0) verdict.violations.push({ kind: 'fsck', message: `fsck after a second recovery: ${second.problems.join('; ')}`, diff: [] });
     if (!sameTree(first.tree, second.tree)) {
       verdict.violations.push({ kind: 'second-recovery-differs', message: 'a crash right after recovery, then recovery again, gives another tree', diff: diffTrees(first.tree, second.tree) });

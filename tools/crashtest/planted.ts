@@ -15,12 +15,16 @@
  * - write-after-flush: the last write before each FLUSH is held back and issued right
  *   after it (a commit record or journal commit that lands after the barrier that should
  *   cover it: recovery would trust a transaction the flush never covered).
+ * - replay-uncommitted: the block journal's replay also writes home the transaction after
+ *   the last committed one, from its descriptors alone (planted-replay.ts: on the crash
+ *   image before each recovery, not in services/block).
  */
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
 import type { FaultyBackend } from '../../kernel/machine/disk/faulty.ts';
 import type { RecordHooks } from './record.ts';
+import { replayUncommitted } from './planted-replay.ts';
 
-export const PLANTED_BUGS = ['ack-before-flush', 'flush-ignored', 'skip-data-flush', 'write-after-flush'] as const;
+export const PLANTED_BUGS = ['ack-before-flush', 'flush-ignored', 'skip-data-flush', 'write-after-flush', 'replay-uncommitted'] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 /** Delegates everything to the recording disk; subclasses change flush(). */
@@ -101,5 +105,7 @@ export function plantedHooks(bug: PlantedBug): RecordHooks {
       return { wrapDisk: (d) => new SkipDataFlush(d) };
     case 'write-after-flush':
       return { wrapDisk: (d) => new WriteAfterFlush(d) };
+    case 'replay-uncommitted':
+      return { beforeRecovery: replayUncommitted };
   }
 }

@@ -23,6 +23,7 @@ import { bootSystem, type System } from '../system.ts';
 import { formatDisk } from '../cli/mkimage.ts';
 import { dumpTree, modelTree, type Tree } from './tree.ts';
 import type { Call, StepEnv, Workload } from './workloads.ts';
+import type { OverlayImage } from './overlay.ts';
 
 const MiB = 1024 * 1024;
 /** The scratch disk: room for the big-file workload, small enough to copy per state. */
@@ -57,12 +58,14 @@ export interface CrashRun {
   calls: number;
 }
 
-/** Test-only hooks for the planted-bug self-test (tools/crashtest/planted.ts); production runs pass none. */
+/** Test-only hooks for the planted-bug self-test (tools/crashtest/planted.ts); production runs pass none, the CLI cannot set them. */
 export interface RecordHooks {
   /** Wraps the recording disk under the stack (a misbehaving device). */
   wrapDisk?: (disk: FaultyBackend) => DiskBackend;
   /** Puts the acknowledgement mark when the call is sent instead of when it is answered. */
   markBeforeReply?: boolean;
+  /** Changes each crash image before a recovery boots on it (a recovery bug planted from outside the service). */
+  beforeRecovery?: (image: OverlayImage) => Promise<unknown>;
 }
 
 export async function bootCrashStack(disk: DiskBackend, seed: number): Promise<System> {

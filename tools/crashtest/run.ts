@@ -136,7 +136,7 @@ export async function runCrashtest(o: CrashtestOptions): Promise<CrashtestReport
     const images = new ImageCursor(run.base, run.log);
     for (const [done, state] of selected.entries()) {
       o.onProgress?.({ workload: workload.name, done, total: selected.length, violations: failed });
-      const verdict = await checkState(run, state, images);
+      const verdict = await checkState(run, state, images, o.hooks);
       result.states[state.family].checked++;
       report.statesChecked++;
       if (verdict.violations.length === 0) continue;
