@@ -74,14 +74,22 @@ async function recover(image: OverlayImage, seed: number, hooks: RecordHooks): P
   }
 }
 
-/** `images` builds the state's image (one cursor per run: states in id order replay the log a few times, not once each). */
-export async function checkState(run: CrashRun, state: CrashState, images: ImageCursor = new ImageCursor(run.base, run.log), hooks: RecordHooks = {}): Promise<StateVerdict> {
+/** Builds a state's crash image; the image is the caller's to write (recovery does). */
+export type ImageSource = (state: CrashState) => OverlayImage;
+
+/** Images from one cursor per run: states in id order replay the log a few times, not once each. */
+export function cursorImages(run: CrashRun): ImageSource {
+  const cursor = new ImageCursor(run.base, run.log);
+  return (state) => crashImage(cursor, run.log, state);
+}
+
+export async function checkState(run: CrashRun, state: CrashState, images: ImageSource = cursorImages(run), hooks: RecordHooks = {}): Promise<StateVerdict> {
   const acknowledged = run.marks.filter((m) => m <= state.entryCount).length;
   const verdict: StateVerdict = { state, acknowledged, violations: [] };
   const expected = run.snapshots[acknowledged];
   let first: Recovered;
   try {
-    first = await recover(crashImage(images, run.log, state), run.seed, hooks);
+    first = await recover(images(state), run.seed, hooks);
   } catch (e) {
     verdict.violations.push({ kind: 'recovery-failed', message: `recovery failed: ${errorText(e)}`, diff: [] });
     return verdict;

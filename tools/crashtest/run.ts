@@ -9,11 +9,10 @@
  * - Every failure carries the one command line that replays exactly its state.
  * - Sequential within a process; --jobs (cli) runs shards in separate processes.
  */
-import { checkState, type Violation, type ViolationKind } from './check.ts';
+import { checkState, cursorImages, type Violation, type ViolationKind } from './check.ts';
 import { recordRun, RecordError, type RecordHooks } from './record.ts';
 import { CRASH_FAMILIES, describeState, enumerateStates, spread, type CrashFamily, type CrashState } from './states.ts';
 import type { Workload } from './workloads.ts';
-import { ImageCursor } from './overlay.ts';
 
 export interface CrashtestOptions {
   workloads: readonly Workload[];
@@ -133,7 +132,7 @@ export async function runCrashtest(o: CrashtestOptions): Promise<CrashtestReport
       if (o.shard) selected = selected.filter((_, i) => i % o.shard!.count === o.shard!.index);
     }
     let failed = 0;
-    const images = new ImageCursor(run.base, run.log);
+    const images = cursorImages(run);
     for (const [done, state] of selected.entries()) {
       o.onProgress?.({ workload: workload.name, done, total: selected.length, violations: failed });
       const verdict = await checkState(run, state, images, o.hooks);
