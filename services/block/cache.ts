@@ -25,6 +25,10 @@
  * block ahead of the first clean one). `index()` keeps the sets in step with an entry's
  * flags and queue; it runs after every change to either.
  *
+ * Read-around: a read of at least CACHE_READ_AROUND_BLOCKS_MIN blocks none of which is
+ * cached or being loaded goes to the device and is not kept (file data: the fs above has
+ * its own page cache, and a chunk is rarely read twice from here).
+ *
  * Write-around: `writeAround` sends a large write straight to the device and keeps no
  * copy (a streaming write, like chunk data being stored, would only churn the cache and
  * pay two copies and a write-back per block). While it is in flight, a read or write of
@@ -39,7 +43,7 @@
  */
 import { assert } from './errors.ts';
 import { LinkedSet } from './linked-set.ts';
-import { BLOCK_SIZE_BYTES, CACHE_A1IN_FRACTION, CACHE_A1OUT_FRACTION, CACHE_DIRTY_FRACTION_MAX, MERGED_REQUEST_BYTES_MAX } from './limits.ts';
+import { BLOCK_SIZE_BYTES, CACHE_READ_AROUND_BLOCKS_MIN, CACHE_A1IN_FRACTION, CACHE_A1OUT_FRACTION, CACHE_DIRTY_FRACTION_MAX, MERGED_REQUEST_BYTES_MAX } from './limits.ts';
 
 export interface CacheBacking {
   read(blockIndex: number, blockCount: number): Promise<Uint8Array>;
@@ -57,6 +61,8 @@ export interface CacheStats {
   evictions: number;
   writeBacks: number;
   ghostHits: number;
+  /** Large reads of uncached blocks served straight from the device (not counted as misses). */
+  readArounds: number;
 }
 
 interface Entry {
@@ -91,7 +97,7 @@ export class BlockCache {
    * write queued behind one. Reads and writes of the block wait for it (see writeAround).
    */
   private readonly barriers = new Map<number, Promise<void>>();
-  private readonly counters = { hits: 0, misses: 0, coalesced: 0, evictions: 0, writeBacks: 0, ghostHits: 0 };
+  private readonly counters = { hits: 0, misses: 0, coalesced: 0, evictions: 0, writeBacks: 0, ghostHits: 0, readArounds: 0 };
 
   constructor(
     private readonly backing: CacheBacking,
@@ -124,6 +130,12 @@ export class BlockCache {
     // Never load a block while a write to it is ordered ahead (a write-around in flight
     // would make the load stale); loop, since later writes may have queued meanwhile.
     for (let w = this.barriersOn(blockIndex, blockCount); w.length; w = this.barriersOn(blockIndex, blockCount)) await Promise.allSettled(w);
+    if (blockCount >= CACHE_READ_AROUND_BLOCKS_MIN && this.noneCachedOrLoading(blockIndex, blockCount)) {
+      // A large read of blocks the cache has never seen (a chunk of file data; the fs keeps
+      // its own page cache above): straight from the device, nothing kept.
+      this.counters.readArounds++;
+      return this.backing.read(blockIndex, blockCount);
+    }
     const out = new Uint8Array(blockCount * BLOCK_SIZE_BYTES);
     const waits: Promise<void>[] = [];
     const missing: number[] = [];
@@ -201,6 +213,11 @@ export class BlockCache {
       mine.lower();
     }
     await this.makeRoom();
+  }
+
+  private noneCachedOrLoading(blockIndex: number, blockCount: number): boolean {
+    for (let b = blockIndex; b < blockIndex + blockCount; b++) if (this.has(b) || this.loading.has(b)) return false;
+    return true;
   }
 
   private insertBlocks(blockIndex: number, data: Uint8Array, dirty: boolean): void {

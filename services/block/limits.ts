@@ -63,6 +63,8 @@ export const CACHE_A1OUT_FRACTION = 0.5;
 export const CACHE_DIRTY_FRACTION_MAX = 0.5;
 /** Writes of at least this many blocks go around the cache, straight to the device (cache.ts, writeAround). */
 export const CACHE_WRITE_AROUND_BLOCKS_MIN = 64;
+/** Reads of at least this many blocks, none of them cached, bypass the cache (cache.ts); 16 blocks = one 64 KiB chunk. */
+export const CACHE_READ_AROUND_BLOCKS_MIN = 16;
 
 /** I/O scheduler: requests in flight on the driver, and waiting in the service. */
 export const QUEUE_DEPTH_MAX = 64;

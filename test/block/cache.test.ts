@@ -186,6 +186,22 @@ describe('BlockCache', () => {
     expect(dev.writes[0]).toEqual([8, 8]);
   });
 
+  it('reads large runs of uncached blocks around the cache, and caches runs it already knows', async () => {
+    const dev = new FakeDevice();
+    const cache = new BlockCache(dev, 64 * B);
+    for (let i = 0; i < 40; i++) dev.stored.set(i, blockOf(500 + i));
+    const big = await cache.read(0, 16);
+    expect(tagOf(big, 15)).toBe(515);
+    expect(cache.residentBlocks).toBe(0);
+    expect(cache.stats()).toMatchObject({ readArounds: 1, misses: 0 });
+    await cache.write(20, blockOf(9), { dirty: true }); // newer than the device's copy
+    const mixed = await cache.read(16, 16);
+    expect(tagOf(mixed, 4)).toBe(9);
+    expect(tagOf(mixed, 5)).toBe(521);
+    expect(cache.stats().readArounds).toBe(1);
+    expect(cache.residentBlocks).toBe(16);
+  });
+
   it('falls back to a cached write when a block it covers is being read', async () => {
     const dev = new FakeDevice();
     const cache = new BlockCache(dev, 64 * B);
