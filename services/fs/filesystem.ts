@@ -256,7 +256,10 @@ export class Filesystem {
 
   lookup(parent: number, name: string): Attr {
     this.alive();
-    if (isVirtual(parent)) return this.view.getattr(this.view.lookup(parent, name));
+    if (isVirtual(parent)) {
+      const ino = this.view.lookup(parent, name); // '..' of /.snapshots is the (real) root
+      return isVirtual(ino) ? this.view.getattr(ino) : this.getattr(ino);
+    }
     if (parent === ROOT_INO && name === SNAPSHOTS_DIR_NAME && !this.state.dirOf(ROOT_INO).entries.has(name)) return this.view.getattr(SNAPSHOTS_DIR_INO);
     ops.needDir(this.state, parent);
     const ino = this.state.child(parent, name);
