@@ -27,7 +27,7 @@ export interface ContentView {
   badChunks: Set<string>;
   /** Of those, the ones the disk failed to read, with the error. */
   unreadable: Map<string, string>;
-  /** Hex hash -> the bytes, for chunks that verified (only those asked for by keepBytes). */
+  /** A chunk's bytes read again, or undefined if it is not stored or failed the scrub (never unverified bytes). */
   read(hash: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
