@@ -105,9 +105,11 @@ export async function checkContent(view: ImageView, axiom: AxiomView, f: Finding
     badChunks,
     unreadable,
     read: async (hash) => {
-      const e = index.get(hexOf(hash));
-      if (!e || badChunks.has(hexOf(hash))) return undefined;
-      return chunkBytes(view, e);
+      const hex = hexOf(hash);
+      const e = index.get(hex);
+      if (!e || badChunks.has(hex)) return undefined;
+      const bytes = await chunkBytes(view, e).catch(() => undefined);
+      return bytes && hexOf(hashChunk(bytes)) === hex ? bytes : undefined; // verified on every read, as the store's get
     },
   };
 }
