@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { helpText, parseArgs, UsageError, type OptionSpec } from './args.ts';
-import { BUILTIN_WORKLOADS, OP_COUNT_DEFAULT, RANDOM_WORKLOAD, findWorkload, type Workload } from '../crashtest/workloads.ts';
+import { ALL_WORKLOADS, OP_COUNT_DEFAULT, RANDOM_WORKLOAD, findWorkload, type Workload } from '../crashtest/workloads.ts';
 import { CRASH_FAMILIES, type CrashFamily } from '../crashtest/states.ts';
 import { runCrashtest, runSeeds, type CrashtestOptions, type CrashtestReport } from '../crashtest/run.ts';
 import { formatReport, mergeReports } from '../crashtest/report.ts';
@@ -26,7 +26,7 @@ const REPO_ROOT_PATH = fileURLToPath(new URL('../..', import.meta.url));
 const spec: Record<string, OptionSpec> = {
   seed: { value: true, help: 'seed of the workloads, the subsets and the torn cuts (default 1)' },
   seeds: { value: true, help: `many seeds in one run, in order: A..B (inclusive), a comma list, or both (1..40,77); one report summed per workload and mode, a progress line per seed on stderr (at most ${SEEDS_MAX})` },
-  workload: { value: true, help: `one workload (default: all built-in ones and one random): ${[...BUILTIN_WORKLOADS.map((w) => w.name), 'random'].join(', ')}` },
+  workload: { value: true, help: `one workload (default: every one): ${ALL_WORKLOADS.map((w) => w.name).join(', ')}` },
   random: { help: 'the seeded random workload only (same as --workload random)' },
   ops: { value: true, help: `steps per workload (default ${OP_COUNT_DEFAULT})` },
   mode: { value: true, help: 'crash states: flush, prefix, subsets, torn, or all (default); a comma list works too' },
@@ -44,10 +44,10 @@ export const crashtestHelp =
     'Record a workload on a faulty disk, rebuild crash states (every flush boundary, every prefix of a flush window, seeded subsets\n' +
       'of a window, torn writes at 512-byte boundaries), recover each on a fresh stack and check the crash-consistency contract\n' +
       '(the tree, every snapshot under /.snapshots included, is the model after a prefix of the acknowledged operations that\n' +
-      'holds all of them; fsck and Axiom\'s chain are\n' +
-      'clean; a crash right after recovery changes nothing). Exit status 1 on any violation; each failure prints its replay line.',
+      'holds all of them; fsck and Axiom\'s chain are clean; a crash right after recovery changes nothing). Exit status 1 on\n' +
+      'any violation; each failure prints its replay line.',
     spec,
-  ) + `\n\nworkloads:\n${[...BUILTIN_WORKLOADS, RANDOM_WORKLOAD].map((w) => `  ${w.name.padEnd(18)}${w.stresses}`).join('\n')}\n\n` +
+  ) + `\n\nworkloads:\n${ALL_WORKLOADS.map((w) => `  ${w.name.padEnd(18)}${w.stresses}`).join('\n')}\n\n` +
   'The long run: strata crashtest --seeds 1..N --json > report.json (a progress line per seed on stderr); every\n' +
   'failure prints the one --seed/--state command that replays it.';
 
@@ -87,9 +87,9 @@ function parseFamilies(text: string): CrashFamily[] {
 function parseWorkloads(options: Record<string, string | boolean>): Workload[] {
   if (options.random === true) return [RANDOM_WORKLOAD];
   const name = options.workload;
-  if (typeof name !== 'string') return [...BUILTIN_WORKLOADS, RANDOM_WORKLOAD];
+  if (typeof name !== 'string') return [...ALL_WORKLOADS];
   const w = findWorkload(name);
-  if (!w) throw new UsageError(`no workload '${name}' (have: ${[...BUILTIN_WORKLOADS.map((x) => x.name), 'random'].join(', ')})`);
+  if (!w) throw new UsageError(`no workload '${name}' (have: ${ALL_WORKLOADS.map((x) => x.name).join(', ')})`);
   return [w];
 }
 

@@ -22,7 +22,7 @@ import { bootCrashStack, recordRun, type CrashRun } from './record.ts';
 import { RecoveryDisk } from './recovery-disk.ts';
 import { buildImage, enumerateStates, spread, type CrashState } from './states.ts';
 import { dumpTree } from './tree.ts';
-import { BUILTIN_WORKLOADS, OP_COUNT_DEFAULT, RANDOM_WORKLOAD, findWorkload, type Workload } from './workloads.ts';
+import { ALL_WORKLOADS, OP_COUNT_DEFAULT, findWorkload, type Workload } from './workloads.ts';
 
 const GROUP = 'crashtest-images';
 const SEED = 1;
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const { values } = parseNodeArgs({ options: { states: { type: 'string', default: '40' }, workload: { type: 'string' } } });
   const statesPerWorkload = Number(values.states);
   if (!Number.isSafeInteger(statesPerWorkload) || statesPerWorkload < 1) throw new Error(`--states must be a positive integer, got '${values.states}'`);
-  let workloads: Workload[] = [...BUILTIN_WORKLOADS, RANDOM_WORKLOAD];
+  let workloads: Workload[] = [...ALL_WORKLOADS];
   if (values.workload !== undefined) {
     const w = findWorkload(values.workload);
     if (!w) throw new Error(`no workload '${values.workload}'`);

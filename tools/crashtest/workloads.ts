@@ -347,29 +347,48 @@ const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/
 export const RANDOM_WORKLOAD: Workload = {
   name: 'random',
   stresses: 'seeded random core operations (ACE-style) over a small fixed set of names',
-  steps: (seed, opCount) => {
-    const r = new Random(seed);
-    const pick = <T>(xs: readonly T[]) => xs[r.below(xs.length)];
-    const path = () => join(pick(RANDOM_DIRS), pick(RANDOM_NAMES));
-    const steps: Step[] = [mkdir('/d0')];
-    for (let i = 0; i < opCount; i++) {
-      const kind = r.below(12);
-      if (kind <= 3) steps.push(writeFile(path(), pick([0, 100, 64 * KiB - 10, 200 * KiB]), pick([10, 5000, 70 * KiB]), r.u32(), r.below(2) === 0));
-      else if (kind === 4) steps.push(truncate(path(), pick([0, 50, 64 * KiB + 3])));
-      else if (kind === 5) steps.push(rename(path(), path()));
-      else if (kind === 6) steps.push(unlink(path()));
-      else if (kind === 7) steps.push(link(path(), path()));
-      else if (kind === 8) steps.push(symlink(path(), 'somewhere'));
-      else if (kind === 9) steps.push(mkdir(path()));
-      else if (kind === 10) steps.push(rmdir(path()));
-      else steps.push(r.below(4) === 0 ? checkpoint : sync);
-    }
-    return steps;
-  },
+  steps: (seed, opCount) => randomSteps(seed, opCount, false),
 };
 
+const RANDOM_SNAPSHOTS = ['s0', 's1', 'pre-restore-1'];
+
+/** Like `random`, with snapshot create/restore/delete, clone and gc among the operations. */
+export const RANDOM_SNAPSHOT_WORKLOAD: Workload = {
+  name: 'random-snapshots',
+  stresses: 'seeded random core operations with snapshot create/restore/delete, clone and gc among them',
+  steps: (seed, opCount) => randomSteps(seed, opCount, true),
+};
+
+function randomSteps(seed: number, opCount: number, snapshots: boolean): Step[] {
+  const r = new Random(seed);
+  const pick = <T>(xs: readonly T[]) => xs[r.below(xs.length)];
+  const path = () => join(pick(RANDOM_DIRS), pick(RANDOM_NAMES));
+  const steps: Step[] = [mkdir('/d0')];
+  for (let i = 0; i < opCount; i++) {
+    const kind = r.below(snapshots ? 20 : 12);
+    if (kind === 12 || kind === 13) steps.push(snapCreate(pick(RANDOM_SNAPSHOTS.slice(0, 2))));
+    else if (kind >= 14 && kind <= 16) steps.push(snapRestore(pick(RANDOM_SNAPSHOTS)));
+    else if (kind === 17) steps.push(snapDelete(pick(RANDOM_SNAPSHOTS)));
+    else if (kind === 18) steps.push(clone(path(), path()));
+    else if (kind === 19) steps.push(gc);
+    else if (kind <= 3) steps.push(writeFile(path(), pick([0, 100, 64 * KiB - 10, 200 * KiB]), pick([10, 5000, 70 * KiB]), r.u32(), r.below(2) === 0));
+    else if (kind === 4) steps.push(truncate(path(), pick([0, 50, 64 * KiB + 3])));
+    else if (kind === 5) steps.push(rename(path(), path()));
+    else if (kind === 6) steps.push(unlink(path()));
+    else if (kind === 7) steps.push(link(path(), path()));
+    else if (kind === 8) steps.push(symlink(path(), 'somewhere'));
+    else if (kind === 9) steps.push(mkdir(path()));
+    else if (kind === 10) steps.push(rmdir(path()));
+    else steps.push(r.below(4) === 0 ? checkpoint : sync);
+  }
+  return steps;
+}
+
+/** What a run without --workload checks: every built-in workload and both seeded random ones. */
+export const ALL_WORKLOADS: readonly Workload[] = [...BUILTIN_WORKLOADS, RANDOM_WORKLOAD, RANDOM_SNAPSHOT_WORKLOAD];
+
 export function findWorkload(name: string): Workload | undefined {
-  return name === RANDOM_WORKLOAD.name ? RANDOM_WORKLOAD : BUILTIN_WORKLOADS.find((w) => w.name === name);
+  return [RANDOM_WORKLOAD, RANDOM_SNAPSHOT_WORKLOAD, ...BUILTIN_WORKLOADS].find((w) => w.name === name);
 }
 
 /** Steps per workload unless --ops says otherwise (a built-in's set-up steps come on top). */
