@@ -20,6 +20,7 @@ import { chunkBytes } from './content.ts';
 import { invariant } from './limits.ts';
 
 const MiB = 1024 * 1024;
+const REPEATS = 3;
 
 async function buildImage(dataBytes: number, fileCount: number): Promise<MemoryBackend> {
   const disk = new MemoryBackend(Math.max(64 * MiB, 4 * dataBytes));
@@ -42,21 +43,28 @@ async function buildImage(dataBytes: number, fileCount: number): Promise<MemoryB
 export async function benchFsck(o: { quick: boolean }): Promise<BenchRow[]> {
   const dataBytes = (o.quick ? 16 : 128) * MiB;
   const disk = await buildImage(dataBytes, o.quick ? 16 : 64);
-  // Baseline: read every chunk's blocks and BLAKE3 them, nothing else.
+  // Baseline: read every chunk's blocks and BLAKE3 them, nothing else. Each is timed
+  // REPEATS times, alternating, and the best kept (the machine is shared; the best run is
+  // the one least disturbed).
   const x = await examineImage(disk);
   const entries = [...x.content!.index.values()];
-  let t = performance.now();
   let hashedBytes = 0;
-  for (const e of entries) {
-    const bytes = await chunkBytes(x.view, e);
-    hashChunk(bytes);
-    hashedBytes += bytes.length;
+  let scrubMs = Infinity;
+  let fsckMs = Infinity;
+  for (let round = 0; round < REPEATS; round++) {
+    let t = performance.now();
+    hashedBytes = 0;
+    for (const e of entries) {
+      const bytes = await chunkBytes(x.view, e);
+      hashChunk(bytes);
+      hashedBytes += bytes.length;
+    }
+    scrubMs = Math.min(scrubMs, performance.now() - t);
+    t = performance.now();
+    const report = await fsckImage(disk, { repair: false });
+    fsckMs = Math.min(fsckMs, performance.now() - t);
+    invariant(report.exitCode === 0, `the bench image is clean (${report.problems.map((p) => p.message).join('; ')})`);
   }
-  const scrubMs = performance.now() - t;
-  t = performance.now();
-  const report = await fsckImage(disk, { repair: false });
-  const fsckMs = performance.now() - t;
-  invariant(report.exitCode === 0, `the bench image is clean (${report.problems.map((p) => p.message).join('; ')})`);
   const mb = hashedBytes / 1e6;
   return [
     {
@@ -65,7 +73,7 @@ export async function benchFsck(o: { quick: boolean }): Promise<BenchRow[]> {
       unit: 'MB/s',
       value: mb / (fsckMs / 1000),
       baseline: { name: 'read + BLAKE3 of every chunk', value: mb / (scrubMs / 1000) },
-      note: `${fsckMs.toFixed(0)} ms vs ${scrubMs.toFixed(0)} ms`,
+      note: `best of ${REPEATS}: ${fsckMs.toFixed(0)} ms vs ${scrubMs.toFixed(0)} ms`,
     },
   ];
 }
