@@ -21,6 +21,7 @@ import { benchIsolationGroup } from '../bench/isolation.ts';
 import { benchGuest } from '../guest/bench.ts';
 import { benchSnapshots } from '../bench/snapshots.ts';
 import { benchCrashtest } from '../bench/crashtest.ts';
+import { benchFsck } from '../fsck/bench.ts';
 import { sqliteBaseline } from '../bench/sqlite.ts';
 import { axiomHasher } from '../../services/content/hash.ts';
 
@@ -28,7 +29,7 @@ const spec: Record<string, OptionSpec> = {
   quick: { help: 'small sizes (about a minute), for CI' },
   json: { value: true, help: 'also write the results as JSON to this file' },
   report: { value: true, help: 'also write DIR/results.json, DIR/README.md (goals, tables, charts) and DIR/charts/*.svg' },
-  only: { value: true, help: 'run one group only (driver, block, content, fs, snapshots, isolation, guest, axiom, crashtest)' },
+  only: { value: true, help: 'run one group only (driver, block, content, fs, snapshots, isolation, guest, axiom, crashtest, fsck)' },
   dir: { value: true, help: 'where to put the scratch images (default: a new temporary directory)' },
   help: { help: 'show this help' },
 };
@@ -56,6 +57,7 @@ const groups: Record<string, (o: { dir: string; quick: boolean }) => Promise<Ben
       (await benchAxiom({ ...o, baseline: sqliteBaseline, hasher: axiomHasher })).map((r) => ({ ...r, lowerIsBetter: r.unit === 'ms' })),
     ),
   crashtest: benchCrashtest,
+  fsck: benchFsck,
 };
 
 export async function benchCommand(argv: string[]): Promise<number> {
