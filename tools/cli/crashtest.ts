@@ -44,8 +44,8 @@ export const crashtestHelp =
     'Record a workload on a faulty disk, rebuild crash states (every flush boundary, every prefix of a flush window, seeded subsets\n' +
       'of a window, torn writes at 512-byte boundaries), recover each on a fresh stack and check the crash-consistency contract\n' +
       '(the tree, every snapshot under /.snapshots included, is the model after a prefix of the acknowledged operations that\n' +
-      'holds all of them; fsck and Axiom\'s chain are clean; a crash right after recovery changes nothing). Exit status 1 on\n' +
-      'any violation; each failure prints its replay line.',
+      'holds all of them; fsck, live and offline, and Axiom\'s chain are clean; a crash right after recovery changes nothing).\n' +
+      'Exit status 1 on any violation; each failure prints its replay line.',
     spec,
   ) + `\n\nworkloads:\n${ALL_WORKLOADS.map((w) => `  ${w.name.padEnd(18)}${w.stresses}`).join('\n')}\n\n` +
   'The long run: strata crashtest --seeds 1..N --json > report.json (a progress line per seed on stderr); every\n' +

@@ -13,19 +13,23 @@
  *    doing its job, not a violation, on the first recovery only: after the second one
  *    fsck must find nothing at all (fsck twice);
  * 3. a second recovery changes nothing: power is cut again right after the first
- *    recovery (only what it flushed survives) and a third boot sees the same tree.
+ *    recovery (only what it flushed survives) and a third boot sees the same tree;
+ * 4. the offline checker (tools/fsck fsckImage, check only) finds nothing on the image
+ *    the first recovery left: the contract's "fsck finds nothing to repair", read from
+ *    the disk alone (every chunk re-hashed, refcounts and blocks cross-checked).
  *
  * A state yields zero or more violations, each of one kind; a boot that throws is a
  * violation too (recovery must not fail on a state the contract allows).
  */
 import { backendsFor } from '../shell/backends.ts';
+import { fsckImage } from '../fsck/index.ts';
 import { RecoveryDisk } from './recovery-disk.ts';
 import { bootCrashStack, type CrashRun, type RecordHooks } from './record.ts';
 import { crashImage, type CrashState } from './states.ts';
 import { ImageCursor, type OverlayImage } from './overlay.ts';
 import { diffTrees, dumpTree, sameTree, type PathDiff, type Tree } from './tree.ts';
 
-export const VIOLATION_KINDS = ['recovery-failed', 'lost-acknowledged', 'not-a-prefix', 'fsck', 'second-recovery-differs'] as const;
+export const VIOLATION_KINDS = ['recovery-failed', 'lost-acknowledged', 'not-a-prefix', 'fsck', 'offline-fsck', 'second-recovery-differs'] as const;
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
 export interface Violation {
@@ -105,6 +109,12 @@ export async function checkState(run: CrashRun, state: CrashState, images: Image
   }
   const problems = first.problems.filter((p) => !MOUNT_FINDING.test(p));
   if (problems.length > 0) verdict.violations.push({ kind: 'fsck', message: `fsck after recovery: ${problems.join('; ')}`, diff: [] });
+  try {
+    const offline = await fsckImage(new RecoveryDisk(first.afterRecovery.clone()), { repair: false });
+    if (offline.problems.length > 0) verdict.violations.push({ kind: 'offline-fsck', message: `offline fsck after recovery: ${offline.problems.map((p) => `${p.area}/${p.kind}: ${p.message}`).join('; ')}`, diff: [] });
+  } catch (e) {
+    verdict.violations.push({ kind: 'offline-fsck', message: `offline fsck after recovery could not check the image: ${errorText(e)}`, diff: [] });
+  }
   try {
     const second = await recover(first.afterRecovery, run.seed, hooks);
     if (second.problems.length > 0) verdict.violations.push({ kind: 'fsck', message: `fsck after a second recovery: ${second.problems.join('; ')}`, diff: [] });
