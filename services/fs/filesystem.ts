@@ -58,6 +58,7 @@ interface Pending {
 
 export interface FilesystemStats {
   inodes: number;
+  snapshots: number;
   handles: number;
   dirtyBytes: number;
   commits: number;
@@ -679,6 +680,7 @@ export class Filesystem {
   stats(): FilesystemStats {
     return {
       inodes: this.state.inodes.size,
+      snapshots: this.state.snapshots.size,
       handles: this.handles.size,
       dirtyBytes: this.dirty.dirtyBytes,
       commits: this.commits,

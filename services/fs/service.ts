@@ -58,7 +58,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
         const r = await Filesystem.mount(new ContentChunks(content), log, now, { checkpoints: config.checkpoints !== false });
         fs = r.fs;
         report = { replayedRecords: r.replayed, orphansFreed: r.orphansFreed, inodes: r.fs.stats().inodes, mountMs: ctx.clock.nowMs() - t0 };
-        ctx.log(`mounted: ${report.inodes} inodes, replayed ${r.replayed} records, freed ${r.orphansFreed} orphaned inode(s)`);
+        ctx.log(`mounted: ${report.inodes} inodes, ${r.fs.stats().snapshots} snapshot(s), replayed ${r.replayed} records, freed ${r.orphansFreed} orphaned inode(s)`);
       } catch (e) {
         failure = e instanceof Error ? e.message : String(e);
         ctx.log(`mount failed: ${failure}`);
