@@ -12,7 +12,8 @@
  *
  * A restore (FsRestore) changes the tree in place where it differs from the snapshot
  * (state-snapshots.ts): it tells this cache, as the LiveTree it was given, which inodes it
- * freed and which directories it changed, so the cache stays what the state describes.
+ * freed and which now hold exactly a held object (directories it changed, inodes it made),
+ * so the cache stays what the state describes and the next materialisation re-encodes nothing.
  *
  * Invariant (what makes the early stop in `dropUp` sound): an inode that is not cached has
  * no cached ancestor. Objects are pure functions of the state: materialise() of an
@@ -29,10 +30,14 @@ import type { LiveTree } from './state-snapshots.ts';
 interface Made {
   hash: Uint8Array;
   obj: TreeObject;
-  bytes: Uint8Array;
+  /** Encoded lazily for an object a restore put here (it was held: only `missing` needs bytes). */
+  bytes?: Uint8Array;
   /** Part chunks of an indirect file manifest (tree.ts), stored beside `bytes`. */
-  parts: Uint8Array[];
+  parts?: Uint8Array[];
 }
+
+/** An object as `missing` hands it out: with its bytes. */
+export type Stored = Made & { bytes: Uint8Array; parts: Uint8Array[] };
 
 export class Materialiser implements ObjectSource, LiveTree {
   private readonly byIno = new Map<number, Made>();
@@ -44,10 +49,6 @@ export class Materialiser implements ObjectSource, LiveTree {
 
   object(hash: Uint8Array): TreeObject | undefined {
     return this.byHash.get(hashKey(hash))?.made.obj;
-  }
-
-  bytesOf(hash: Uint8Array): Uint8Array | undefined {
-    return this.byHash.get(hashKey(hash))?.made.bytes;
   }
 
   clear(): void {
@@ -126,8 +127,26 @@ export class Materialiser implements ObjectSource, LiveTree {
     this.parentsOf.delete(ino);
   }
 
-  changed(state: FsState, dirIno: number): void {
-    this.dropUp(state, dirIno);
+  restored(state: FsState, ino: number, hash: Uint8Array, obj: TreeObject): void {
+    this.drop(ino);
+    this.put(ino, { hash, obj });
+    const n = state.inode(ino);
+    if (n.dir) {
+      for (const e of n.dir.entries.values()) {
+        if (state.inode(e.ino).dir) continue;
+        let set = this.parentsOf.get(e.ino);
+        if (!set) this.parentsOf.set(e.ino, (set = new Set()));
+        set.add(ino);
+      }
+    }
+  }
+
+  private put(ino: number, made: Made): void {
+    this.byIno.set(ino, made);
+    const k = hashKey(made.hash);
+    const e = this.byHash.get(k);
+    if (e) e.count++;
+    else this.byHash.set(k, { made, count: 1 });
   }
 
   /** The root hash of the live tree; every object of it is then in this cache. */
@@ -160,11 +179,7 @@ export class Materialiser implements ObjectSource, LiveTree {
     const { bytes, parts } = encodeStored(obj);
     this.objectsEncoded++;
     const made: Made = { hash: hashObject(bytes), obj, bytes, parts };
-    this.byIno.set(ino, made);
-    const k = hashKey(made.hash);
-    const e = this.byHash.get(k);
-    if (e) e.count++;
-    else this.byHash.set(k, { made, count: 1 });
+    this.put(ino, made);
     return made;
   }
 
@@ -173,8 +188,8 @@ export class Materialiser implements ObjectSource, LiveTree {
    * `root` must store and take), with their bytes. Stops at held objects, so it costs what
    * changed since the newest snapshot still present.
    */
-  missing(state: FsState, root: Uint8Array): Map<string, Made> {
-    const out = new Map<string, Made>();
+  missing(state: FsState, root: Uint8Array): Map<string, Stored> {
+    const out = new Map<string, Stored>();
     const todo = [root];
     while (todo.length) {
       const h = todo.pop()!;
@@ -182,7 +197,13 @@ export class Materialiser implements ObjectSource, LiveTree {
       if (out.has(k) || state.held.has(k)) continue;
       const made = this.byHash.get(k)?.made;
       if (!made) throw new Error(`materialise: object ${k} is not cached`);
-      out.set(k, made);
+      if (!made.bytes || !made.parts) {
+        const e = encodeStored(made.obj);
+        if (hashKey(hashObject(e.bytes)) !== k) throw new Error(`materialise: object ${k} encodes to another hash`);
+        made.bytes = e.bytes;
+        made.parts = e.parts;
+      }
+      out.set(k, made as Stored);
       if (made.obj.kind === 'dir') for (const e of made.obj.entries) todo.push(e[2]);
     }
     return out;

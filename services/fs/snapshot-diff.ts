@@ -24,7 +24,7 @@
 import { blake3 } from '@noble/hashes/blake3.js';
 import { encode } from '../../kernel/codec.ts';
 import { hashKey } from './pages.ts';
-import { typeOf, type ObjectSource, type TreeObject } from './tree.ts';
+import { sameHash, typeOf, type ObjectSource, type TreeObject } from './tree.ts';
 import type { DiffEntry } from './protocol.ts';
 
 export type { DiffEntry };
@@ -51,7 +51,7 @@ function samePages(a: Extract<TreeObject, { kind: 'file' }>, b: Extract<TreeObje
   for (let i = 0; i < pa.length; i++) {
     const [ia, ha, la] = pa[i];
     const [ib, hb, lb] = pb[i];
-    if (ia !== ib || la !== lb || hashKey(ha!) !== hashKey(hb!)) return false;
+    if (ia !== ib || la !== lb || !sameHash(ha!, hb!)) return false;
   }
   return true;
 }
@@ -160,7 +160,7 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
     return e.key;
   };
   const walk = (path: string, ha: Uint8Array, hb: Uint8Array): void => {
-    if (truncated || hashKey(ha) === hashKey(hb)) return;
+    if (truncated || sameHash(ha, hb)) return;
     const a = need(src, ha);
     const b = need(src, hb);
     if (a.kind !== b.kind) {

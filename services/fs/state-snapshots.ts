@@ -24,7 +24,7 @@ import { ROOT_INO } from './protocol.ts';
 import type { ChunkDelta, FsState, Inode } from './state.ts';
 import type { FsRecord, FsRecords, Time } from './records.ts';
 import { hashKey } from './pages.ts';
-import type { ObjectSource, TreeObject } from './tree.ts';
+import { sameHash, type ObjectSource, type TreeObject } from './tree.ts';
 import { Materialiser } from './materialise.ts';
 
 function fail(message: string): never {
@@ -129,30 +129,16 @@ function newInode(s: FsState, obj: TreeObject, ino: number, parent: number, t: T
   return n;
 }
 
-/** Builds the inodes of a directory object's entries under `dir` (name order). */
-function buildEntries(s: FsState, dir: Inode, obj: Extract<TreeObject, { kind: 'dir' }>, t: Time, deltas: ChunkDelta[]): void {
-  for (const [name, , hash] of obj.entries) {
-    const child = s.held.get(hashKey(hash))?.obj ?? fail(`FsRestore: object ${hashKey(hash)} is not held`);
-    const n = newInode(s, child, s.nextIno++, dir.ino, t);
-    dir.dir!.entries.set(name, { ino: n.ino, cookie: dir.dir!.nextCookie++ });
-    if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: +1 });
-    if (child.kind === 'dir') {
-      dir.nlink++;
-      buildEntries(s, n, child, t, deltas);
-    }
-  }
-}
-
 /**
  * The live tree's object hashes, which FsRestore compares with the snapshot's: materialise.ts
  * (a pure function of the state, so the engine's cache and a fresh one on replay agree).
- * `gone` and `changed` tell a cache which inodes a restore freed and which directories it
- * changed in place (their ancestors change with them).
+ * `gone` tells a cache an inode was freed; `restored`, that an inode now materialises to
+ * exactly held object `obj` (called children first, so a directory comes after its entries).
  */
 export interface LiveTree {
   hashOf(s: FsState, ino: number): Uint8Array;
   gone(ino: number): void;
-  changed(s: FsState, dirIno: number): void;
+  restored(s: FsState, ino: number, hash: Uint8Array, obj: TreeObject): void;
 }
 
 type DirObject = Extract<TreeObject, { kind: 'dir' }>;
@@ -176,12 +162,17 @@ function dropName(s: FsState, ino: number, deltas: ChunkDelta[], live: LiveTree)
   live.gone(ino);
 }
 
-/** Adds a new inode for `obj` (and its subtree) as `name` in directory `dir`. */
-function addName(s: FsState, dir: Inode, name: string, obj: TreeObject, t: Time, deltas: ChunkDelta[]): void {
+/** Adds a new inode for held object `hash` (and its subtree) as `name` in directory `dir`. */
+function addName(s: FsState, dir: Inode, name: string, hash: Uint8Array, t: Time, deltas: ChunkDelta[], live: LiveTree): void {
+  const obj = heldObject(s, hash);
   const n = newInode(s, obj, s.nextIno++, dir.ino, t);
   dir.dir!.entries.set(name, { ino: n.ino, cookie: dir.dir!.nextCookie++ });
   if (n.pages) for (const page of n.pages.values()) if (page.hash) deltas.push({ hash: page.hash, delta: +1 });
-  if (obj.kind === 'dir') buildEntries(s, n, obj, t, deltas);
+  if (obj.kind === 'dir') {
+    for (const [childName, , childHash] of obj.entries) addName(s, n, childName, childHash, t, deltas, live);
+    n.nlink = 2 + obj.entries.filter((e) => e[1] === 'dir').length;
+  }
+  live.restored(s, n.ino, hash, obj);
 }
 
 /**
@@ -189,12 +180,12 @@ function addName(s: FsState, dir: Inode, name: string, obj: TreeObject, t: Time,
  * object has the snapshot's hash is kept as it is (inode, cookie, open handles); a directory
  * in both is changed in place; anything else is dropped and built anew from held objects.
  */
-function restoreDir(s: FsState, ino: number, obj: DirObject, t: Time, deltas: ChunkDelta[], live: LiveTree): void {
+function restoreDir(s: FsState, ino: number, hash: Uint8Array, obj: DirObject, t: Time, deltas: ChunkDelta[], live: LiveTree): void {
   const n = s.inode(ino);
   const d = n.dir ?? fail(`FsRestore: inode ${ino} is not a directory`);
   const want = new Map(obj.entries.map(([name, , hash]) => [name, hash]));
   // Decide from the hashes first, before anything in this directory changes.
-  const recurse: [number, DirObject][] = [];
+  const recurse: [number, Uint8Array, DirObject][] = [];
   const drop: string[] = [];
   for (const [name, e] of d.entries) {
     const h = want.get(name);
@@ -202,13 +193,13 @@ function restoreDir(s: FsState, ino: number, obj: DirObject, t: Time, deltas: Ch
       drop.push(name);
       continue;
     }
-    if (hashKey(live.hashOf(s, e.ino)) === hashKey(h)) {
+    if (sameHash(live.hashOf(s, e.ino), h)) {
       want.delete(name); // equal: kept as it is
       continue;
     }
     const target = heldObject(s, h);
     if (target.kind === 'dir' && s.inode(e.ino).dir) {
-      recurse.push([e.ino, target]);
+      recurse.push([e.ino, h, target]);
       want.delete(name);
     } else drop.push(name);
   }
@@ -217,8 +208,8 @@ function restoreDir(s: FsState, ino: number, obj: DirObject, t: Time, deltas: Ch
     d.entries.delete(name);
     dropName(s, e.ino, deltas, live);
   }
-  for (const [name, hash] of want) addName(s, n, name, heldObject(s, hash), t, deltas); // name order (obj.entries is sorted)
-  for (const [childIno, target] of recurse) restoreDir(s, childIno, target, t, deltas, live);
+  for (const [name, hash] of want) addName(s, n, name, hash, t, deltas, live); // name order (obj.entries is sorted)
+  for (const [childIno, childHash, target] of recurse) restoreDir(s, childIno, childHash, target, t, deltas, live);
   let subdirs = 0;
   for (const e of d.entries.values()) if (s.inode(e.ino).dir) subdirs++;
   n.nlink = 2 + subdirs;
@@ -228,7 +219,7 @@ function restoreDir(s: FsState, ino: number, obj: DirObject, t: Time, deltas: Ch
   n.mtime = obj.mtime;
   n.ctime = t;
   n.dataVersion++;
-  live.changed(s, ino);
+  live.restored(s, ino, hash, obj);
 }
 
 /**
@@ -241,8 +232,8 @@ export function applyRestore(s: FsState, p: FsRecords['FsRestore'], deltas: Chun
   const snap = s.snapshots.get(p.name) ?? fail(`FsRestore: no snapshot '${p.name}'`);
   const rootObj = heldObject(s, snap.root);
   if (rootObj.kind !== 'dir') fail(`FsRestore: the root of '${p.name}' is not a directory`);
-  if (hashKey(live.hashOf(s, ROOT_INO)) === hashKey(snap.root)) return;
-  restoreDir(s, ROOT_INO, rootObj, p.t, deltas, live);
+  if (sameHash(live.hashOf(s, ROOT_INO), snap.root)) return;
+  restoreDir(s, ROOT_INO, snap.root, rootObj, p.t, deltas, live);
 }
 
 /** Copies inode `n` (and, for a directory, its subtree) as a new inode under `parent`. */

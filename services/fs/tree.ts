@@ -153,6 +153,13 @@ export function decodeObject(bytes: Uint8Array, part?: (hash: Uint8Array) => Uin
   }
 }
 
+/** Whether two hashes are equal, byte by byte (no hex strings: diff and restore compare one per entry). */
+export function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function hashObject(bytes: Uint8Array): Uint8Array {
   return blake3(bytes);
 }
