@@ -15,6 +15,18 @@
  * (every 1 MiB piece differs), and is warmed up by an unmeasured 32 MiB file first; the
  * modes run one after the other, never at once. The isolated row's note gives its ratio
  * to the deterministic one.
+ *
+ * Measured here (2 vCPUs shared with other work, load average 7-14), two full runs,
+ * isolated as a fraction of deterministic: file write 1 GiB + fsync 0.58 / 0.73, file
+ * read 1 GiB 0.37 / 0.24; in the same runs the driver-level figures of
+ * kernel/isolated/bench.ts were 1.8x (write QD8) and 1.4x (read QD8). Why the stack is
+ * slower: profiles of every thread show them mostly idle; a file read is a chain
+ * fs -> content -> block -> virtio-blk per 64 KiB chunk (16 chunks in flight), and each
+ * link crosses the kernel's thread, so each costs a wake-up, which on a machine whose
+ * cores are taken by other processes waits for the OS scheduler (milliseconds), while
+ * the deterministic mode never wakes anything. The main thread also runs the device's
+ * synchronous fdatasync, during which it routes nothing. So the isolated mode is not
+ * the default of `npm start`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
