@@ -7,6 +7,7 @@ import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
 import { bootFsStack, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
 import { memFs, type MemLog } from './mem-seams.ts';
+import { openSession } from '../shell/harness.ts';
 
 async function put(fs: FsClient, name: string, data: Uint8Array): Promise<void> {
   const { handle } = await fs.create(ROOT_INO, name, 0o644);
@@ -85,6 +86,32 @@ describe('snapshot list', () => {
     } finally {
       await sys.shutdown();
       disk.close();
+    }
+  });
+
+  it("in the shell over the real stack: snap list shows SEQ and ONLY, --json carries them, diff prints R OLD -> NEW", async () => {
+    const s = await openSession({ stack: 'real', models: { snapshots: false, content: false } });
+    try {
+      const run = async (cmd: string) => {
+        const before = s.out.text.length;
+        expect(await s.shell.runLine(cmd), cmd).toBe(0);
+        return s.out.text.slice(before);
+      };
+      await run('mkdir /d; write /d/a 12345; snap create one; mv /d/a /d/b; write /d/c xyz; snap create two');
+      const listed = JSON.parse(await run('snap list --json')) as { name: string; seq: number; exclusiveBytes: number }[];
+      expect(listed.map((x) => x.name)).toEqual(['one', 'two']);
+      expect(listed[0].seq).toBeGreaterThan(0);
+      expect(listed[1].seq).toBeGreaterThan(listed[0].seq);
+      expect(listed.map((x) => x.exclusiveBytes)).toEqual([0, 0]); // /d/b holds one's bytes, the live tree two's
+      const table = (await run('snap list')).split('\n');
+      expect(table[0]).toMatch(/^NAME +CREATED +SEQ +FILES +SIZE +ONLY +ROOT$/);
+      expect(table[1]).toMatch(new RegExp(`^one .* ${listed[0].seq} +1 +6 B +0 B +[0-9a-f]{12}$`));
+      const diff = await run('snap diff one two');
+      expect(diff).toContain('R  /d/a -> /d/b');
+      expect(diff).toContain('A  /d/c');
+      expect(diff).toMatch(/2 changes: 1 added, 1 renamed/);
+    } finally {
+      await s.close();
     }
   });
 });
