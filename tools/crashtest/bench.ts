@@ -5,7 +5,7 @@
  * of the log prefix per state, what the harness did before), measured in the same run,
  * state by state alternately so both see the same machine. Also where a state's time
  * goes: image, first recovery (boot: journal replay, Axiom recovery, mounts), tree dump
- * and fsck, second recovery (all of it again).
+ * and live fsck, offline fsck, second recovery (boot, dump, fsck again).
  *
  * CPU time (process.cpuUsage, this process only) rather than wall time: the figure should
  * not depend on what else the machine runs. Prints a table and JSON (tools/bench/report.ts).
@@ -16,6 +16,7 @@ import { parseArgs as parseNodeArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { formatTable, toJson, type BenchRow } from '../bench/report.ts';
 import { backendsFor } from '../shell/backends.ts';
+import { fsckImage } from '../fsck/index.ts';
 import { checkState, cursorImages, type ImageSource } from './check.ts';
 import { OverlayImage } from './overlay.ts';
 import { bootCrashStack, recordRun, type CrashRun } from './record.ts';
@@ -60,6 +61,10 @@ async function phases(run: CrashRun, images: ImageSource, state: CrashState): Pr
     lap(`${pass} recovery: fsck`);
     disk.powerOff();
     image = disk.durable;
+    if (pass === 'first') {
+      await fsckImage(new RecoveryDisk(image.clone()), { repair: false });
+      lap('offline fsck');
+    }
   }
   return out;
 }
