@@ -8,6 +8,8 @@
  *   shard), and so is every verdict; states are checked in id order.
  * - Every failure carries the one command line that replays exactly its state.
  * - Sequential within a process; --jobs (cli) runs shards in separate processes.
+ * - runSeeds runs the same options for each seed in turn and sums the reports: its
+ *   verdicts are those of the single-seed runs, failures keep their own seed's replay line.
  */
 import { checkState, cursorImages, type Violation, type ViolationKind } from './check.ts';
 import { recordRun, RecordError, type RecordHooks } from './record.ts';

@@ -13,6 +13,8 @@
  *   step in flight.
  * - An errno from the filesystem is a valid outcome of a step (the model must give the
  *   same one); any other error is a bug.
+ * - A step's only effect outside the calls is moving the virtual clock (StepEnv: gc runs
+ *   after the content store's put lease), which is deterministic too.
  */
 import { Random } from '../../kernel/random.ts';
 import { ServiceError } from '../../kernel/errors.ts';
