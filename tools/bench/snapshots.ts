@@ -156,12 +156,14 @@ export async function benchSnapshots(opts: { dir: string; quick: boolean }): Pro
       const note = haveQemu ? undefined : 'qemu-img/qemu-io not installed (apt-get install qemu-utils): no baseline';
       const base = (name: string, value: number) => (haveQemu ? { baseline: { name, value } } : {});
       const n = files.toLocaleString('en-US');
-      rows.push({ group: GROUP, name: `create after 10 changes, ${n} files`, unit: 'ms', value: median(createMs), lowerIsBetter: true, ...base('qemu-img snapshot -c', qCreate), note });
-      rows.push({ group: GROUP, name: `diff, 10 changes, ${n} files`, unit: 'ms', value: median(diff10Ms), lowerIsBetter: true, note });
-      rows.push({ group: GROUP, name: `diff, 1,000 changes, ${n} files`, unit: 'ms', value: median(diff1000Ms), lowerIsBetter: true, note });
-      rows.push({ group: GROUP, name: `restore (10 changes away), ${n} files`, unit: 'ms', value: median(restoreMs), lowerIsBetter: true, ...base('qemu-img snapshot -a', qApply), note });
-      rows.push({ group: GROUP, name: `restore (1,000 changes away), ${n} files`, unit: 'ms', value: median(restore1000Ms), lowerIsBetter: true, note });
-      rows.push({ group: GROUP, name: `delete, ${n} files`, unit: 'ms', value: median(deleteMs), lowerIsBetter: true, note });
+      // Chart points (tools/bench/charts.ts 'snapshot-vs-tree'; goals.ts judges create and diff, 10 changes).
+      const at = (series: string) => ({ point: { chart: 'snapshot-vs-tree', x: files, series } });
+      rows.push({ group: GROUP, name: `create after 10 changes, ${n} files`, unit: 'ms', value: median(createMs), lowerIsBetter: true, ...base('qemu-img snapshot -c', qCreate), note, ...at('create') });
+      rows.push({ group: GROUP, name: `diff, 10 changes, ${n} files`, unit: 'ms', value: median(diff10Ms), lowerIsBetter: true, note, ...at('diff, 10 changes') });
+      rows.push({ group: GROUP, name: `diff, 1,000 changes, ${n} files`, unit: 'ms', value: median(diff1000Ms), lowerIsBetter: true, note, ...at('diff, 1,000 changes') });
+      rows.push({ group: GROUP, name: `restore (10 changes away), ${n} files`, unit: 'ms', value: median(restoreMs), lowerIsBetter: true, ...base('qemu-img snapshot -a', qApply), note, ...at('restore, 10 changes') });
+      rows.push({ group: GROUP, name: `restore (1,000 changes away), ${n} files`, unit: 'ms', value: median(restore1000Ms), lowerIsBetter: true, note, ...at('restore, 1,000 changes') });
+      rows.push({ group: GROUP, name: `delete, ${n} files`, unit: 'ms', value: median(deleteMs), lowerIsBetter: true, note, ...at('delete') });
     } finally {
       await sys.shutdown();
       fs.rmSync(imagePath, { force: true });
