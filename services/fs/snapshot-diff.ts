@@ -184,7 +184,7 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
         whole(join(path, eb[0]), need(src, eb[2]), 'added');
         j++;
       } else {
-        walk(join(path, ea[0]), ea[2], eb[2]);
+        if (!sameHash(ea[2], eb[2])) walk(join(path, ea[0]), ea[2], eb[2]); // equal: skipped before making its path
         i++;
         j++;
       }

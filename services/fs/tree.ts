@@ -20,7 +20,8 @@
  * materialised before 'F' existed keep their hashes, and both forms are read.
  *
  * Not kept: inode numbers, nlink, atime, ctime, and hard-link identity (two names of one
- * file become two equal manifests). Invariants: entries are sorted and unique; page
+ * file become two equal manifests; a restore keeps a link only where it leaves both names
+ * unchanged, state-snapshots.ts). Invariants: entries are sorted and unique; page
  * indices ascend; decode(encode(o)) equals o; an object and each part fit one chunk.
  */
 import { blake3 } from '@noble/hashes/blake3.js';
