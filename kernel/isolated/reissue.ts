@@ -20,6 +20,13 @@ import { REISSUE_ATTEMPTS_MAX, REISSUE_BACKOFF_MS_FIRST, REISSUE_BACKOFF_MS_MAX 
 export interface ReissueOptions {
   /** Called once per interruption, before the next attempt: re-grant memory here. */
   restarted?: () => void | Promise<void>;
+  /**
+   * Errors that also mean "the service is a new instance", besides STOPPED and
+   * NOENDPOINT: e.g. GRANT for a grant lent once for the service's lifetime, which a
+   * request first sent after the restart meets (it was never interrupted itself).
+   * Such an error is retried like STOPPED (the `restarted` hook runs first).
+   */
+  symptom?: (e: unknown) => boolean;
   attemptsMax?: number;
 }
 
@@ -36,9 +43,10 @@ export async function reissue<T>(timers: Timers, attempt: () => Promise<T>, opti
       }
       return await attempt();
     } catch (e) {
-      const restartSymptom = isCode(e, 'STOPPED', 'NOENDPOINT') || (interrupted && isCode(e, 'GRANT'));
+      const declared = options.symptom?.(e) === true;
+      const restartSymptom = isCode(e, 'STOPPED', 'NOENDPOINT') || (interrupted && isCode(e, 'GRANT')) || declared;
       if (!restartSymptom || n >= attemptsMax) throw e;
-      if (isCode(e, 'STOPPED', 'GRANT')) hookDue = true;
+      if (isCode(e, 'STOPPED', 'GRANT') || declared) hookDue = true;
       interrupted = true;
       await new Promise<void>((resolve) => timers.setTimeout(resolve, backoffMs));
       backoffMs = Math.min(REISSUE_BACKOFF_MS_MAX, backoffMs * 2);

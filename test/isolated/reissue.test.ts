@@ -33,6 +33,14 @@ describe('reissue', () => {
     expect(calls).toBe(3);
   });
 
+  it('retries an error the caller declares a restart symptom (a request first sent to the new instance), with the hook first', async () => {
+    let regrants = 0;
+    const symptom = (e: unknown) => e instanceof ServiceError && e.code === 'GRANT';
+    expect(await reissue(timers, scripted(['GRANT', 5]), { symptom, restarted: () => void regrants++ })).toBe(5);
+    expect(regrants).toBe(1);
+    await expect(reissue(timers, scripted(['EINVAL', 5]), { symptom })).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
   it('throws the request\'s own errors at once, and gives up after the attempt limit', async () => {
     await expect(reissue(timers, scripted(['EINVAL', 1]))).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(reissue(timers, scripted(['GRANT', 1]))).rejects.toMatchObject({ code: 'GRANT' }); // no restart seen: a real fault
