@@ -8,14 +8,19 @@
  * once; the scheduler still issues it, so the ordering rules hold either way.
  *
  * A restarted driver (the isolated mode's supervisor, kernel/isolated/) fails what was in
- * flight with STOPPED and forgets the staging grant (grants die with their holder). Every
- * driver request is safe to repeat (a read, a write of the same bytes to the same
- * sectors, a flush), so each is re-issued (kernel/isolated/reissue.ts) after the staging
- * region is lent again, once per restart, under the new grant id.
+ * flight with STOPPED and forgets the staging grant (grants die with their holder), so a
+ * request first sent to the new instance meets GRANT. Every driver request is safe to
+ * repeat (a read, a write of the same bytes to the same sectors, a flush), so each is
+ * re-issued (kernel/isolated/reissue.ts) after the staging region is lent again, once
+ * per restart, under the new grant id. Segments are within the staging region by
+ * construction (staging.ts asserts it), so GRANT on the current staging grant can only
+ * mean the driver does not hold it. The scheduler keeps a re-issued request in flight
+ * until it ends, so its ordering rules hold across a restart.
  */
 import { VirtioBlkClient, VIRTIO_BLK_ENDPOINT, type BlkInfo, type Segment } from '../../drivers/virtio-blk/protocol.ts';
 import type { ServiceContext } from '../../kernel/service.ts';
 import { reissue } from '../../kernel/isolated/reissue.ts';
+import { isCode } from '../../kernel/errors.ts';
 import { blockError } from './errors.ts';
 import { BLOCK_SIZE_BYTES, DRIVER_CALL_TIMEOUT_MS, STAGING_SIZE_BYTES } from './limits.ts';
 import { IoScheduler } from './scheduler.ts';
@@ -34,6 +39,7 @@ export async function openDriver(ctx: ServiceContext, endpoint: string = VIRTIO_
   const timeoutMs = DRIVER_CALL_TIMEOUT_MS;
   // Segments name the staging grant; an attempt after a restart names the current one.
   const current = (segments: Segment[]) => segments.map((s) => ({ ...s, grantId: staging.grantId }));
+  const lent = new Set([grantId]); // every staging grant this port made (one per driver instance)
   const call = (op: string, body: () => unknown): Promise<undefined> => {
     let used = staging.grantId;
     return reissue(
@@ -43,9 +49,12 @@ export async function openDriver(ctx: ServiceContext, endpoint: string = VIRTIO_
         return ctx.call<void>(endpoint, op, body(), { timeoutMs }).then(() => undefined);
       },
       {
+        symptom: (e) => isCode(e, 'GRANT') && lent.has(used),
         // Many requests see one restart: the first to get here lends the region again.
         restarted: () => {
-          if (staging.grantId === used) staging.grantId = ctx.memory.grant(region, endpoint, 'rw');
+          if (staging.grantId !== used) return;
+          staging.grantId = ctx.memory.grant(region, endpoint, 'rw'); // NOENDPOINT while restarting: tried again later
+          lent.add(staging.grantId);
         },
       },
     );
