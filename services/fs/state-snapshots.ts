@@ -12,13 +12,16 @@
  * transaction on the first snapshot of a tree of 4096 inodes): a snapshot's objects, and
  * the page chunks only snapshots reach, are kept by the roots the filesystem hands to the
  * content store's GC (the `gc` admin op; Filesystem.liveChunks names the live tree's pages
- * and every held object and page). A GC called without those roots would sweep them.
+ * and every held object, manifest part and page). A GC called without those roots would
+ * sweep them.
  *
  * FsSnapshotCreate takes the objects it reaches that are not held yet from an
  * ObjectSource given to apply (the engine's materialisation on the live path; mount loads
- * them from the content store, tree.loadTree). FsRestore and FsClone need nothing outside
- * the state. Both allocate inode numbers from state.nextIno in a fixed order (entries by
- * name for a restore, by cookie for a clone), so replay allocates the same numbers.
+ * them from the content store, tree.loadTree). FsRestore compares with the live tree's
+ * object hashes (a LiveTree: a pure function of the state, so the engine's warm cache and a
+ * fresh one on replay decide alike); FsClone needs nothing outside the state. Both allocate
+ * inode numbers from state.nextIno in a fixed order (new entries by name for a restore, by
+ * cookie for a clone), so replay allocates the same numbers.
  */
 import { ROOT_INO } from './protocol.ts';
 import type { ChunkDelta, FsState, Inode } from './state.ts';
