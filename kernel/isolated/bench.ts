@@ -10,8 +10,9 @@
  *
  * Fairness, as tools/bench/driver.ts: the sparse image is prefilled once, unmeasured, so
  * every side overwrites allocated blocks; each side is warmed up before it is timed;
- * writes end durable on every side (fdatasync vs virtio FLUSH). The filesystem-level
- * figures (hashing in one worker overlapping disk work in another) come with services/fs.
+ * writes end durable on every side (fdatasync vs virtio FLUSH). The whole-stack figures
+ * (a file written and read through fs, content, Axiom and block) are tools/bench/isolation.ts's,
+ * which runs this group's rows first.
  *
  * Two full runs (1 GiB image) on this machine, 2 vCPUs shared with other processes
  * (load average about 5), isolated as a fraction of deterministic:
