@@ -3,13 +3,15 @@
 // manifest passes one chunk and is stored indirect (tree.ts 'F' and its parts). The parts
 // survive a gc after the put lease, a reboot that replays the snapshot (loading the tree,
 // parts included, from the content store) and one that reads the checkpoint image; the
-// snapshot reads back under /.snapshots and restores.
+// snapshot reads back under /.snapshots and restores; the offline fsck walks the indirect
+// manifest, its parts included, and finds the image clean.
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
 import { PAGE_SIZE_BYTES } from '../../services/fs/limits.ts';
 import type { System } from '../../tools/system.ts';
 import { bootFsStack, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
+import { fsckImage } from '../../tools/fsck/index.ts';
 
 const PAGES = 26_000;
 
@@ -57,6 +59,11 @@ describe('snapshots of a file past one manifest chunk (whole stack)', () => {
       fs = sys.fs!;
       expect((await fs.snapshotDiff('s')).entries).toEqual([]);
       expect(Buffer.compare(await readAt(fs, '/.snapshots/s/big', 12_345 * PAGE_SIZE_BYTES, 100), page.subarray(0, 100))).toBe(0);
+      await sys.shutdown();
+      const report = await fsckImage(disk, { repair: false });
+      expect(report.problems).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      sys = await bootFsStack(disk);
     } finally {
       await sys.shutdown();
       disk.close();

@@ -14,7 +14,7 @@ import { hexOf } from '../../services/content/errors.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
 import type { Inode } from '../../services/fs/state.ts';
 import type { Time } from '../../services/fs/records.ts';
-import { decodeObject, type TreeObject } from '../../services/fs/tree.ts';
+import { decodeObject, partsNamed, type TreeObject } from '../../services/fs/tree.ts';
 import { chunkBytes } from './content.ts';
 import type { ImageExamination } from './index.ts';
 import { PREVIEW_SIZE_BYTES } from './limits.ts';
@@ -131,7 +131,13 @@ async function describeSnapshotPath(x: ImageExamination & Required<Pick<ImageExa
   const load = async (hash: Uint8Array, at: string): Promise<TreeObject> => {
     const bytes = await x.content.read(hash);
     if (!bytes) throw new DescribeError(`${at}: tree object ${hexOf(hash)} is missing or damaged`);
-    return decodeObject(bytes);
+    const parts = new Map<string, Uint8Array>(); // an indirect file manifest's parts
+    for (const p of partsNamed(bytes)) {
+      const pb = await x.content.read(p);
+      if (!pb) throw new DescribeError(`${at}: manifest part ${hexOf(p)} is missing or damaged`);
+      parts.set(hexOf(p), pb);
+    }
+    return decodeObject(bytes, (h) => parts.get(hexOf(h)));
   };
   let hash = snap.root;
   let at = `/.snapshots/${name}`;

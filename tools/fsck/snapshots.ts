@@ -1,14 +1,15 @@
 /**
  * Snapshots' Merkle trees, walked from each root through the content store as rebuilt
  * offline: every object must be a stored chunk whose bytes hash to its name and decode
- * as a tree object, and every page a file manifest names must be a stored chunk. Objects
+ * as a tree object (an indirect file manifest with every part it names, each reached
+ * too), and every page a file manifest names must be a stored chunk. Objects
  * shared by many snapshots are checked once. The walk is bounded by the number of chunks.
  *
  * Also yields the roots a gc would be given for snapshots (every object and page they
  * reach), and for each chunk the snapshot paths that name it (to say what a bad chunk
  * affects).
  */
-import { decodeObject, type TreeObject } from '../../services/fs/tree.ts';
+import { decodeObject, partsNamed, type TreeObject } from '../../services/fs/tree.ts';
 import { hashKey } from '../../services/fs/pages.ts';
 import type { FsState } from '../../services/fs/state.ts';
 import type { ContentView } from './content.ts';
@@ -47,9 +48,14 @@ export async function checkSnapshots(state: FsState, content: ContentView, f: Fi
       }
       let obj = decoded.get(k);
       if (obj === undefined) {
-        obj = await loadObject(hash, content, name, path, f);
+        const loaded = await loadObject(hash, content, name, path, f);
+        obj = loaded.obj;
         decoded.set(k, obj);
         reached.add(k);
+        for (const part of loaded.parts) {
+          reached.add(hashKey(part));
+          note(hashKey(part), path);
+        }
         objects++;
         if (obj?.kind === 'file') {
           for (const [index, page] of obj.pages) {
@@ -71,18 +77,32 @@ export async function checkSnapshots(state: FsState, content: ContentView, f: Fi
   return { reached, pathsOf };
 }
 
-async function loadObject(hash: Uint8Array, content: ContentView, snapshot: string, path: string, f: Findings): Promise<TreeObject | null> {
+async function loadObject(hash: Uint8Array, content: ContentView, snapshot: string, path: string, f: Findings): Promise<{ obj: TreeObject | null; parts: Uint8Array[] }> {
   const k = hashKey(hash);
   if (!content.index.get(k)) {
     f.problem('snapshot', 'missing-object', `${snapshot}:${k}`, `${path}: tree object ${k} of snapshot '${snapshot}' is not stored`, { paths: [path] });
-    return null;
+    return { obj: null, parts: [] };
   }
   const bytes = await content.read(hash).catch(() => undefined);
-  if (!bytes) return null; // a damaged chunk: refs.ts reports it once, with every path it affects
+  if (!bytes) return { obj: null, parts: [] }; // a damaged chunk: refs.ts reports it once, with every path it affects
+  let parts: Uint8Array[] = [];
   try {
-    return decodeObject(bytes);
+    // An indirect file manifest (a file past one chunk's worth of pages) lists its parts.
+    parts = partsNamed(bytes);
+    const partBytes = new Map<string, Uint8Array>();
+    for (const part of parts) {
+      const pk = hashKey(part);
+      if (!content.index.get(pk)) {
+        f.problem('snapshot', 'missing-object', `${snapshot}:${pk}`, `${path}: manifest part ${pk} of snapshot '${snapshot}' is not stored`, { paths: [path] });
+        return { obj: null, parts };
+      }
+      const pb = await content.read(part).catch(() => undefined);
+      if (!pb) return { obj: null, parts }; // damaged: reported by refs.ts with its paths
+      partBytes.set(pk, pb);
+    }
+    return { obj: decodeObject(bytes, (h) => partBytes.get(hashKey(h))), parts };
   } catch (e) {
     f.problem('snapshot', 'bad-object', `${snapshot}:${k}`, `${path}: tree object ${k} does not decode: ${(e as Error).message}`, { paths: [path] });
-    return null;
+    return { obj: null, parts };
   }
 }
