@@ -1,7 +1,8 @@
 /**
- * `strata shell <image> [--script FILE] [--seed N] [--create [--size N]] [--trace]`:
+ * `strata shell <image> [--script FILE] [--seed N] [--create [--size N]] [--trace] [--isolated]`:
  * boots the image, prints the boot log and opens the service shell (or runs a script
- * and exits with its status). Exit and Ctrl-C shut the system down cleanly.
+ * and exits with its status). Exit and Ctrl-C shut the system down cleanly. With
+ * --isolated it is `strata boot --isolated` (every service in its own worker thread).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,11 +15,12 @@ const spec: Record<string, OptionSpec> = {
   create: { help: 'create the image first if it does not exist' },
   size: { value: true, help: 'size for --create (default 1G)' },
   trace: { help: 'start with trace on' },
+  isolated: { help: 'each service in its own worker thread (real clock); the shell gains `kill SERVICE`' },
   help: { help: 'show this help' },
 };
 
 export const shellHelp = helpText(
-  'strata shell <image> [--script FILE] [--seed N] [--create [--size N]] [--trace]',
+  'strata shell <image> [--script FILE] [--seed N] [--create [--size N]] [--trace] [--isolated]',
   'Boot <image> and open the service shell (help inside lists its commands).\n' +
     'History is kept in .strata_history beside the image ($STRATA_HISTORY overrides; empty: none).',
   spec,
@@ -44,6 +46,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, spec);
   if (args.options.help) return console.log(shellHelp), 0;
   if (args.positionals.length !== 1) throw new UsageError('shell takes one image path');
+  if (args.options.isolated === true) return (await import('./boot.ts')).bootCommand(argv); // the same shell, booted isolated
   const script = args.options.script === undefined ? undefined : readScript(String(args.options.script));
   return bootShell(args.positionals[0], {
     seed: seedOption(args.options.seed),
