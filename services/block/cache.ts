@@ -18,9 +18,9 @@
  * replaces the buffer), so a write-back or a reader can hold one safely.
  *
  * Costs: every operation is constant time per block touched. Besides the two queues the
- * cache keeps three insertion-ordered index sets (linked-set.ts): the evictable (clean, not being written)
- * blocks of A1in and of Am, in queue order, and the dirty blocks not being written, oldest
- * first. Eviction and write-back pick from the front of a set instead of scanning past
+ * cache keeps three insertion-ordered index sets (linked-set.ts): the evictable (clean,
+ * not being written) blocks of A1in and of Am, in queue order, and the dirty blocks not
+ * being written, oldest first. Eviction and write-back pick from the front of a set instead of scanning past
  * dirty blocks (a scan made a large write quadratic: every eviction walked every dirty
  * block ahead of the first clean one). `index()` keeps the sets in step with an entry's
  * flags and queue; it runs after every change to either.
