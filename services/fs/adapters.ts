@@ -65,7 +65,8 @@ export interface CheckpointImage {
   fs: ImageRef;
 }
 
-function checkOf(bytes: Uint8Array): string {
+/** The check an ImageRef carries (exported for the offline fsck, which verifies images the same way). */
+export function checkOf(bytes: Uint8Array): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   for (let i = 0; i < bytes.length; i++) {

@@ -31,8 +31,8 @@ const RANDOM_CLIENTS = 16;
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-/** A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate. */
-function pieces(seed: number): (i: number) => Uint8Array {
+/** A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate (the isolation bench writes the same). */
+export function pieces(seed: number): (i: number) => Uint8Array {
   const chunk = new Random(seed).fill(new Uint8Array(MiB));
   return (i: number) => {
     const out = new Uint8Array(MiB);

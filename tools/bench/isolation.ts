@@ -31,13 +31,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
-import { Random } from '../../kernel/random.ts';
 import { benchIsolation } from '../../kernel/isolated/bench.ts';
 import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
 import { createImage } from '../cli/mkimage.ts';
 import { bootSystem, type System } from '../system.ts';
 import { bootIsolatedSystem } from '../system-isolated.ts';
 import type { BenchRow } from './report.ts';
+import { pieces } from './fs.ts';
 
 const MiB = 1024 * 1024;
 const GROUP = 'isolation';
@@ -45,19 +45,6 @@ const WARM_MIB = 32;
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-/** A different 1 MiB each time (rotate and stamp) so no two pieces deduplicate (as tools/bench/fs.ts). */
-function pieces(seed: number): (i: number) => Uint8Array {
-  const chunk = new Random(seed).fill(new Uint8Array(MiB));
-  return (i: number) => {
-    const out = new Uint8Array(MiB);
-    out.set(chunk.subarray(i % MiB));
-    out.set(chunk.subarray(0, i % MiB), MiB - (i % MiB));
-    const view = new DataView(out.buffer);
-    view.setUint32(0, i, true);
-    for (let p = 65536; p < MiB; p += 65536) view.setUint32(p, i * 31 + p, true);
-    return out;
-  };
-}
 
 interface FileFigures {
   writeMBps: number;

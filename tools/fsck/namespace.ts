@@ -11,6 +11,7 @@
  * for it, every entry names an inode, every inode with links is reachable, and no page
  * lies past the end of its file.
  */
+import { checkOf } from '../../services/fs/adapters.ts';
 import { FsState, type Inode } from '../../services/fs/state.ts';
 import { decodeImage } from '../../services/fs/image.ts';
 import { loadTree, mapSource, type ObjectSource } from '../../services/fs/tree.ts';
@@ -29,16 +30,8 @@ interface FsImageRef {
   check: string;
 }
 
-/** The fs service's image check (services/fs/adapters.ts checkOf, not exported there): FNV-1a style, two lanes, and the length. */
-export function fsImageCheck(bytes: Uint8Array): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < bytes.length; i++) {
-    h1 = Math.imul(h1 ^ bytes[i], 0x01000193);
-    h2 = Math.imul(h2 ^ bytes[i], 0x5bd1e995);
-  }
-  return `${(h1 >>> 0).toString(16).padStart(8, '0')}${(h2 >>> 0).toString(16).padStart(8, '0')}:${bytes.length}`;
-}
+/** The fs service's image check: the one services/fs/adapters.ts writes into each ImageRef. */
+export const fsImageCheck = checkOf;
 
 export function fsImageRefOf(checkpointImage: unknown): FsImageRef | undefined {
   const fs = (checkpointImage as { fs?: FsImageRef } | null | undefined)?.fs;
