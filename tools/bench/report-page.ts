@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chartData, renderSvg, vegaLiteSpec } from './charts.ts';
 import { judgeGoals, type GoalVerdict } from './goals.ts';
-import { ratio, toJson, type BenchRow } from './report.ts';
+import { fmt, ratio, toJson, type BenchRow } from './report.ts';
 
 export interface ReportFiles {
   dir: string;
@@ -26,12 +26,6 @@ function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
-}
-
-function fmt(n: number): string {
-  if (n >= 100) return Math.round(n).toLocaleString('en-US');
-  if (n >= 1) return n.toFixed(2);
-  return n.toPrecision(3);
 }
 
 /** Markdown table cells must not carry a raw '|'. */

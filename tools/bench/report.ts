@@ -38,7 +38,8 @@ export function ratio(row: BenchRow): number | undefined {
   return row.lowerIsBetter ? row.baseline.value / row.value : row.value / row.baseline.value;
 }
 
-function fmt(n: number): string {
+/** A figure for tables: whole numbers with separators from 100, two decimals from 1, three significant digits below. */
+export function fmt(n: number): string {
   if (n >= 100) return Math.round(n).toLocaleString('en-US');
   if (n >= 1) return n.toFixed(2);
   return n.toPrecision(3);

@@ -14,6 +14,7 @@
  * its recovery writes, not the disk's size.
  */
 import { checkDiskRange, checkOpen, type DiskBackend } from '../../kernel/machine/disk/backend.ts';
+import { overlayPending } from '../../kernel/machine/disk/write-log.ts';
 import type { OverlayImage } from './overlay.ts';
 
 interface Pending {
@@ -39,14 +40,7 @@ export class RecoveryDisk implements DiskBackend {
     checkOpen(this.closed, this.kind, 'read');
     checkDiskRange(this.sizeBytes, offsetBytes, dst.length, 'read');
     this.durable.read(offsetBytes, dst);
-    const end = offsetBytes + dst.length;
-    for (const p of this.pending) {
-      const from = Math.max(offsetBytes, p.offsetBytes);
-      const to = Math.min(end, p.offsetBytes + p.lengthBytes);
-      if (from >= to) continue;
-      if (p.data === null) dst.fill(0, from - offsetBytes, to - offsetBytes);
-      else dst.set(p.data.subarray(from - p.offsetBytes, to - p.offsetBytes), from - offsetBytes);
-    }
+    overlayPending(dst, offsetBytes, this.pending);
   }
 
   write(offsetBytes: number, src: Uint8Array): void {

@@ -20,7 +20,7 @@
  * Invariant: at most one socket is live, and only a live socket reaches the disk.
  */
 import { checkDiskRange, checkOpen, DiskIoError, type DiskBackend } from '../../kernel/machine/disk/backend.ts';
-import { chooseCrashOutcome, type CrashMode, type CrashOutcome, type PendingWrite } from '../../kernel/machine/disk/write-log.ts';
+import { chooseCrashOutcome, overlayPending, type CrashMode, type CrashOutcome, type PendingWrite } from '../../kernel/machine/disk/write-log.ts';
 import { SECTOR_SIZE_BYTES } from '../../kernel/limits.ts';
 import { WRITE_CACHE_BYTES_MAX, WRITE_CACHE_WRITES_MAX } from './limits.ts';
 
@@ -65,14 +65,7 @@ export class WriteCacheDisk implements CrashableDisk {
     checkOpen(this.closed, this.kind, 'read');
     checkDiskRange(this.sizeBytes, offsetBytes, dst.length, 'read');
     this.inner.read(offsetBytes, dst);
-    const end = offsetBytes + dst.length;
-    for (const w of this.pending) {
-      const from = Math.max(offsetBytes, w.offsetBytes);
-      const to = Math.min(end, w.offsetBytes + w.lengthBytes);
-      if (from >= to) continue;
-      if (w.data === null) dst.fill(0, from - offsetBytes, to - offsetBytes);
-      else dst.set(w.data.subarray(from - w.offsetBytes, to - w.offsetBytes), from - offsetBytes);
-    }
+    overlayPending(dst, offsetBytes, this.pending);
   }
 
   write(offsetBytes: number, src: Uint8Array): void {

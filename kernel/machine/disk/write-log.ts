@@ -51,6 +51,22 @@ export interface PendingWrite {
   readonly data: Uint8Array | null;
 }
 
+/**
+ * Lays writes not yet durable over bytes just read from the durable image: `dst` holds
+ * [offsetBytes, +dst.length) of it; each pending write (a null `data` is a discard: zeros)
+ * that overlaps is copied in, in list order, so a later write wins.
+ */
+export function overlayPending(dst: Uint8Array, offsetBytes: number, pending: readonly Pick<PendingWrite, 'offsetBytes' | 'lengthBytes' | 'data'>[]): void {
+  const end = offsetBytes + dst.length;
+  for (const w of pending) {
+    const from = Math.max(offsetBytes, w.offsetBytes);
+    const to = Math.min(end, w.offsetBytes + w.lengthBytes);
+    if (from >= to) continue;
+    if (w.data === null) dst.fill(0, from - offsetBytes, to - offsetBytes);
+    else dst.set(w.data.subarray(from - w.offsetBytes, to - w.offsetBytes), from - offsetBytes);
+  }
+}
+
 export function describeCrashMode(mode: CrashMode): string {
   if (typeof mode === 'string') return mode;
   return 'subset' in mode ? `subset:${mode.subset}` : `torn:${mode.torn}`;
