@@ -15,7 +15,7 @@
  */
 import type { Manifest, ServiceDefinition } from '../kernel/service.ts';
 import { BLOCK_ENDPOINT, BlockClient } from '../services/block/protocol.ts';
-import { blake3Implementations, type Blake3 } from '../services/content/hash.ts';
+import { axiomHasherOf, blake3Implementations, type Blake3 } from '../services/content/hash.ts';
 import { blockLogDevice } from './block-device.ts';
 import type { Hasher } from './chain.ts';
 import { axiomError } from './errors.ts';
@@ -39,15 +39,7 @@ export function resolveHasher(choice: HasherChoice): Hasher {
   if (!HASHER_CHOICES.includes(choice)) throw axiomError('BADARG', `hasher '${String(choice)}' (expected one of ${HASHER_CHOICES.join(', ')})`);
   const impl: Blake3 | undefined = blake3Implementations[choice === 'auto' ? 'chosen' : choice];
   if (!impl) throw axiomError('BADARG', `hasher '${choice}' did not load in this thread (loaded: ${Object.keys(blake3Implementations).join(', ')})`);
-  return {
-    name: `blake3 (${impl.name})`,
-    hash(parts: readonly Uint8Array[]): Uint8Array {
-      if (parts.length === 1) return impl.hash(parts[0]);
-      const h = impl.createHasher();
-      for (const p of parts) h.update(p);
-      return h.digest();
-    },
-  };
+  return axiomHasherOf(impl);
 }
 
 export const axiomBlockService: ServiceDefinition<AxiomBlockConfig> = {

@@ -183,13 +183,17 @@ export function hashChunk(bytes: Uint8Array): Uint8Array {
   return h;
 }
 
-/** The same seam Axiom uses (axiom/chain.ts Hasher), so the log can use the fast hash too. */
-export const axiomHasher = {
-  name: `blake3 (${blake3.name})`,
-  hash(parts: readonly Uint8Array[]): Uint8Array {
-    if (parts.length === 1) return blake3.hash(parts[0]);
-    const h = blake3.createHasher();
-    for (const p of parts) h.update(p);
-    return h.digest();
-  },
-};
+/** An implementation as the seam Axiom uses (axiom/chain.ts Hasher), so the log can use the fast hash too. */
+export function axiomHasherOf(impl: Blake3): { name: string; hash(parts: readonly Uint8Array[]): Uint8Array } {
+  return {
+    name: `blake3 (${impl.name})`,
+    hash(parts: readonly Uint8Array[]): Uint8Array {
+      if (parts.length === 1) return impl.hash(parts[0]);
+      const h = impl.createHasher();
+      for (const p of parts) h.update(p);
+      return h.digest();
+    },
+  };
+}
+
+export const axiomHasher = axiomHasherOf(blake3);
