@@ -19,7 +19,7 @@ import { FileBackend } from '../../kernel/machine/disk/file.ts';
 import { Random } from '../../kernel/random.ts';
 import { bootSystem, type System } from '../system.ts';
 import { createImage } from '../cli/mkimage.ts';
-import { ROOT_INO } from '../../services/fs/protocol.ts';
+import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
 import { PAGE_CACHE_BYTES_MAX } from '../../services/fs/limits.ts';
 import type { BenchRow } from './report.ts';
 
@@ -43,6 +43,51 @@ export function pieces(seed: number): (i: number) => Uint8Array {
     for (let p = 65536; p < MiB; p += 65536) view.setUint32(p, i * 31 + p, true);
     return out;
   };
+}
+
+/** Sequential throughput of one file: 1 MiB writes then one durable sync (timed together), then 1 MiB reads. */
+export interface SeqFigures {
+  writeMBps: number;
+  readMBps: number;
+}
+
+/** The raw baseline: node:fs writeSync + fdatasync, then readSync, on a plain file at `filePath` (removed after). */
+export function rawSequential(filePath: string, sizeMiB: number, pieceOf: (i: number) => Uint8Array): SeqFigures {
+  fs.rmSync(filePath, { force: true });
+  const fd = fs.openSync(filePath, 'w+');
+  try {
+    let t0 = performance.now();
+    for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
+    fs.fdatasyncSync(fd);
+    const writeMBps = sizeMiB / seconds(t0);
+    const buf = Buffer.alloc(MiB);
+    t0 = performance.now();
+    for (let off = 0; off < sizeMiB * MiB; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
+    return { writeMBps, readMBps: sizeMiB / seconds(t0) };
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(filePath, { force: true });
+  }
+}
+
+/** The same through the filesystem: /NAME created, written + fsynced, read back (short reads refused), removed. */
+export async function fsSequential(f: FsClient, name: string, sizeMiB: number, pieceOf: (i: number) => Uint8Array, firstPiece = 0): Promise<SeqFigures> {
+  const { attr, handle } = await f.create(ROOT_INO, name, 0o644);
+  let t0 = performance.now();
+  for (let i = 0; i < sizeMiB; i++) await f.write(handle, i * MiB, pieceOf(firstPiece + i));
+  await f.fsync(handle);
+  const writeMBps = sizeMiB / seconds(t0);
+  await f.close(handle);
+  const r = await f.open(attr.ino, { read: true });
+  t0 = performance.now();
+  for (let off = 0; off < sizeMiB * MiB; off += MiB) {
+    const got = await f.read(r.handle, off, MiB);
+    if (got.length !== MiB) throw new Error(`bench: short read of /${name} at ${off}: ${got.length} bytes`);
+  }
+  const readMBps = sizeMiB / seconds(t0);
+  await f.close(r.handle);
+  await f.unlink(ROOT_INO, name);
+  return { writeMBps, readMBps };
 }
 
 /** The same seeded sequence of 4 KiB-aligned offsets for ours and the baseline. */
@@ -82,17 +127,9 @@ export async function benchFs(opts: { dir: string; quick: boolean }): Promise<Be
   const raw = { write: new Map<number, number>(), read: new Map<number, number>(), randQd1: 0, creates: 0, createFsync: 0 };
   {
     for (const sizeMiB of fileSizesMiB) {
-      fs.rmSync(rawPath, { force: true });
-      const fd = fs.openSync(rawPath, 'w+');
-      let t0 = performance.now();
-      for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
-      fs.fdatasyncSync(fd);
-      raw.write.set(sizeMiB, sizeMiB / seconds(t0));
-      const buf = Buffer.alloc(MiB);
-      t0 = performance.now();
-      for (let off = 0; off < sizeMiB * MiB; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
-      raw.read.set(sizeMiB, sizeMiB / seconds(t0));
-      fs.closeSync(fd);
+      const r = rawSequential(rawPath, sizeMiB, pieceOf);
+      raw.write.set(sizeMiB, r.writeMBps);
+      raw.read.set(sizeMiB, r.readMBps);
     }
     fs.rmSync(rawPath, { force: true });
     const fd = fs.openSync(rawPath, 'w+');
@@ -130,32 +167,23 @@ export async function benchFs(opts: { dir: string; quick: boolean }): Promise<Be
   try {
     const f = sys.fs!;
     for (const sizeMiB of fileSizesMiB) {
-      const { attr, handle } = await f.create(ROOT_INO, `big-${sizeMiB}`, 0o644);
-      let t0 = performance.now();
-      for (let i = 0; i < sizeMiB; i++) await f.write(handle, i * MiB, pieceOf(i));
-      await f.fsync(handle);
+      const ours = await fsSequential(f, `big-${sizeMiB}`, sizeMiB, pieceOf);
       rows.push({
         group: GROUP,
         name: `seq write ${sizeMiB} MiB file + fsync`,
         unit: 'MB/s',
-        value: sizeMiB / seconds(t0),
+        value: ours.writeMBps,
         baseline: { name: 'node:fs writeSync + fdatasync', value: raw.write.get(sizeMiB)! },
         point: { chart: 'fs-throughput-vs-size', x: sizeMiB, series: 'write + fsync', baselineSeries: 'raw write + fdatasync' },
       });
-      await f.close(handle);
-      const r = await f.open(attr.ino, { read: true });
-      t0 = performance.now();
-      for (let off = 0; off < sizeMiB * MiB; off += MiB) await f.read(r.handle, off, MiB);
       rows.push({
         group: GROUP,
         name: `seq read ${sizeMiB} MiB file`,
         unit: 'MB/s',
-        value: sizeMiB / seconds(t0),
+        value: ours.readMBps,
         baseline: { name: 'node:fs readSync', value: raw.read.get(sizeMiB)! },
         point: { chart: 'fs-throughput-vs-size', x: sizeMiB, series: 'read', baselineSeries: 'raw read' },
       });
-      await f.close(r.handle);
-      await f.unlink(ROOT_INO, `big-${sizeMiB}`);
     }
 
     {

@@ -32,50 +32,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileBackend } from '../../kernel/machine/disk/file.ts';
 import { benchIsolation } from '../../kernel/isolated/bench.ts';
-import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
 import { createImage } from '../cli/mkimage.ts';
 import { bootSystem, type System } from '../system.ts';
 import { bootIsolatedSystem } from '../system-isolated.ts';
 import type { BenchRow } from './report.ts';
-import { pieces } from './fs.ts';
+import { fsSequential, pieces, rawSequential, type SeqFigures } from './fs.ts';
 
 const MiB = 1024 * 1024;
 const GROUP = 'isolation';
 const WARM_MIB = 32;
 
-const seconds = (t0: number) => (performance.now() - t0) / 1000;
-
-
-interface FileFigures {
-  writeMBps: number;
-  readMBps: number;
-}
-
-/** Writes `sizeMiB` pieces to a new file, fsyncs (timed together), then reads it back (timed). */
-async function fileRun(f: FsClient, name: string, sizeMiB: number, pieceOf: (i: number) => Uint8Array, offset: number): Promise<FileFigures> {
-  const { attr, handle } = await f.create(ROOT_INO, name, 0o644);
-  let t0 = performance.now();
-  for (let i = 0; i < sizeMiB; i++) await f.write(handle, i * MiB, pieceOf(offset + i));
-  await f.fsync(handle);
-  const writeMBps = sizeMiB / seconds(t0);
-  await f.close(handle);
-  const r = await f.open(attr.ino, { read: true });
-  t0 = performance.now();
-  for (let off = 0; off < sizeMiB * MiB; off += MiB) {
-    const got = await f.read(r.handle, off, MiB);
-    if (got.length !== MiB) throw new Error(`bench: short read of ${name} at ${off}: ${got.length} bytes`);
-  }
-  const readMBps = sizeMiB / seconds(t0);
-  await f.close(r.handle);
-  await f.unlink(ROOT_INO, name);
-  return { writeMBps, readMBps };
-}
-
-async function modeRun(boot: () => Promise<System>, sizeMiB: number, pieceOf: (i: number) => Uint8Array): Promise<FileFigures> {
+async function modeRun(boot: () => Promise<System>, sizeMiB: number, pieceOf: (i: number) => Uint8Array): Promise<SeqFigures> {
   const sys = await boot();
   try {
-    await fileRun(sys.fs!, 'warm', WARM_MIB, pieceOf, 1_000_000); // unmeasured: code and caches warm
-    return await fileRun(sys.fs!, 'big', sizeMiB, pieceOf, 0);
+    await fsSequential(sys.fs!, 'warm', WARM_MIB, pieceOf, 1_000_000); // unmeasured: code and caches warm
+    return await fsSequential(sys.fs!, 'big', sizeMiB, pieceOf);
   } finally {
     await sys.shutdown();
   }
@@ -91,30 +62,15 @@ export async function benchIsolationFiles(opts: { dir: string; quick: boolean; s
   const imagePath = path.join(opts.dir, 'isolation-fs.img');
 
   // ---- raw: node:fs on a plain file ----
-  fs.rmSync(rawPath, { force: true });
-  const fd = fs.openSync(rawPath, 'w+');
-  const raw: FileFigures = { writeMBps: 0, readMBps: 0 };
-  try {
-    let t0 = performance.now();
-    for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, pieceOf(i), 0, MiB, i * MiB);
-    fs.fdatasyncSync(fd);
-    raw.writeMBps = sizeMiB / seconds(t0);
-    const buf = Buffer.alloc(MiB);
-    t0 = performance.now();
-    for (let off = 0; off < sizeMiB * MiB; off += MiB) fs.readSync(fd, buf, 0, MiB, off);
-    raw.readMBps = sizeMiB / seconds(t0);
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(rawPath, { force: true });
-  }
+  const raw = rawSequential(rawPath, sizeMiB, pieceOf);
 
   const fresh = async () => {
     fs.rmSync(imagePath, { force: true });
     await createImage(imagePath, imageBytes);
     return FileBackend.open(imagePath);
   };
-  let det: FileFigures;
-  let iso: FileFigures;
+  let det: SeqFigures;
+  let iso: SeqFigures;
   try {
     det = await modeRun(async () => bootSystem({ disk: await fresh(), seed: 1 }), sizeMiB, pieceOf);
     iso = await modeRun(async () => bootIsolatedSystem({ disk: await fresh(), seed: 1 }), sizeMiB, pieceOf);
