@@ -3,48 +3,13 @@
 // checkpoint image that carries snapshots, bad input, and restore under open handles.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
-import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
-import type { System } from '../../tools/system.ts';
-import { bootFsStack, codeOf, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
+import { ROOT_INO } from '../../services/fs/protocol.ts';
+import { codeOf, MiB, openStackSubject, patterned, readWholeFile, writeWholeFile } from '../helpers/stack.ts';
 import { runSnapshotCheck, snapDump, snapOpArb } from './snapshot-check.ts';
-import type { Subject } from './model-check.ts';
 import { memFs } from './mem-seams.ts';
 import { FsSnapshots, backendsFor } from '../../tools/shell/backends.ts';
 
-async function openStack(): Promise<Subject & { sys: () => System }> {
-  const disk = await formatTestDisk(new MemoryBackend(64 * MiB));
-  let sys: System = await bootFsStack(disk);
-  return {
-    fs: sys.fs!,
-    sys: () => sys,
-    remount: async () => {
-      await sys.shutdown();
-      sys = await bootFsStack(disk);
-      return sys.fs!;
-    },
-    close: async () => {
-      await sys.shutdown();
-      disk.close();
-    },
-  };
-}
-
-async function writeFile(fs: FsClient, parent: number, name: string, data: Uint8Array): Promise<number> {
-  const { attr, handle } = await fs.create(parent, name, 0o644);
-  for (let off = 0; off < data.length; off += 1 << 20) await fs.write(handle, off, data.subarray(off, off + (1 << 20)));
-  await fs.close(handle);
-  return attr.ino;
-}
-
-async function readFile(fs: FsClient, path: string): Promise<Uint8Array> {
-  const a = await fs.resolve(path);
-  const { handle } = await fs.open(a.ino, { read: true });
-  const out = new Uint8Array(a.sizeBytes);
-  for (let off = 0; off < a.sizeBytes; off += 1 << 20) out.set(await fs.read(handle, off, 1 << 20), off);
-  await fs.close(handle);
-  return out;
-}
+const openStack = () => openStackSubject();
 
 describe('snapshots over the whole stack', () => {
   it('agree with their model on random operations across reboots', async () => {
@@ -59,7 +24,7 @@ describe('snapshots over the whole stack', () => {
     try {
       const fs = s.fs;
       const data = patterned(2 * MiB, 7);
-      await writeFile(fs, ROOT_INO, 'f', data);
+      await writeWholeFile(fs, ROOT_INO, 'f', data);
       await fs.snapshotCreate('keep');
       await fs.unlink(ROOT_INO, 'f');
       await s.sys().kernel.advanceTime(11 * 60_000); // past the lease: only the snapshot keeps the pages now
@@ -70,7 +35,7 @@ describe('snapshots over the whole stack', () => {
       expect(info).toMatchObject({ name: 'keep', fileCount: 1, sizeBytes: data.length });
       expect(info.exclusiveBytes).toBe(data.length); // the live tree no longer has it
       await fs.snapshotRestore('keep');
-      expect(Buffer.compare(await readFile(fs, '/f'), data)).toBe(0);
+      expect(Buffer.compare(await readWholeFile(fs, '/f'), data)).toBe(0);
       // Delete every snapshot and the file again: the bytes go.
       await fs.unlink(ROOT_INO, 'f');
       for (const sn of await fs.snapshotList()) await fs.snapshotDelete(sn.name);
@@ -88,7 +53,7 @@ describe('snapshots over the whole stack', () => {
     try {
       const fs = s.fs;
       const data = patterned(4 * MiB, 11);
-      const ino = await writeFile(fs, ROOT_INO, 'orig', data);
+      const ino = await writeWholeFile(fs, ROOT_INO, 'orig', data);
       const before = await s.sys().content!.stats();
       const c = await fs.clone(ino, ROOT_INO, 'copy');
       expect(c.sizeBytes).toBe(data.length);
@@ -101,13 +66,13 @@ describe('snapshots over the whole stack', () => {
       await fs.close(handle);
       const after = await s.sys().content!.stats();
       expect(after.chunkCount).toBe(cloned.chunkCount + 1);
-      expect(Buffer.compare(await readFile(fs, '/orig'), data)).toBe(0);
+      expect(Buffer.compare(await readWholeFile(fs, '/orig'), data)).toBe(0);
       const expected = data.slice();
       expected.fill(0xab, 100_000, 104_096);
-      expect(Buffer.compare(await readFile(fs, '/copy'), expected)).toBe(0);
+      expect(Buffer.compare(await readWholeFile(fs, '/copy'), expected)).toBe(0);
       // A directory clone copies the subtree; both survive a reboot.
       const d = await fs.mkdir(ROOT_INO, 'd');
-      await writeFile(fs, d.ino, 'x', patterned(70_000, 3));
+      await writeWholeFile(fs, d.ino, 'x', patterned(70_000, 3));
       await fs.clone(d.ino, ROOT_INO, 'd2');
       const dump = await snapDump(fs);
       expect(dump['/d2/x']).toBe(dump['/d/x']);
@@ -128,8 +93,8 @@ describe('snapshots over the whole stack', () => {
       expect(await codeOf(fs.snapshotRestore('nope'))).toBe('ENOENT');
       expect(await codeOf(fs.snapshotDelete('nope'))).toBe('ENOENT');
       expect(await codeOf(fs.snapshotDiff('nope'))).toBe('ENOENT');
-      await writeFile(fs, ROOT_INO, 'kept', patterned(1000, 1));
-      await writeFile(fs, ROOT_INO, 'changed', patterned(1000, 3));
+      await writeWholeFile(fs, ROOT_INO, 'kept', patterned(1000, 1));
+      await writeWholeFile(fs, ROOT_INO, 'changed', patterned(1000, 3));
       await fs.snapshotCreate('one');
       const changed = await fs.open((await fs.resolve('/changed')).ino, { read: true, write: true });
       await fs.write(changed.handle, 0, patterned(10, 4));
@@ -146,7 +111,7 @@ describe('snapshots over the whole stack', () => {
       expect(await codeOf(fs.read(changed.handle, 0, 10))).toBe('ESTALE'); // replaced: never the snapshot's bytes through it
       // A file the restore did not change keeps its inode, and its handle reads what it always had.
       expect(Buffer.compare(await fs.read(kept.handle, 0, 1000), patterned(1000, 1))).toBe(0);
-      expect(Buffer.compare(await readFile(fs, '/changed'), patterned(1000, 3))).toBe(0);
+      expect(Buffer.compare(await readWholeFile(fs, '/changed'), patterned(1000, 3))).toBe(0);
       await fs.close(late.handle);
       await fs.close(kept.handle);
       await fs.close(changed.handle);
@@ -169,7 +134,7 @@ describe('the shell wiring (tools/shell/backends.ts)', () => {
       const backends = backendsFor(s.sys());
       expect(backends.snapshots).toBeInstanceOf(FsSnapshots);
       const api = backends.snapshots!;
-      await writeFile(s.fs, ROOT_INO, 'a', patterned(3000, 1));
+      await writeWholeFile(s.fs, ROOT_INO, 'a', patterned(3000, 1));
       const made = await api.create('one');
       expect(made).toMatchObject({ name: 'one', fileCount: 1, dirCount: 1, sizeBytes: 3000 });
       expect(made.rootHash).toMatch(/^[0-9a-f]{64}$/);
@@ -222,7 +187,7 @@ describe('snapshots in the engine', () => {
     const fs = m.fs;
     const d = await fs.mkdir(ROOT_INO, 'd');
     const old = patterned(150_000, 5);
-    await writeFile(fs, d.ino, 'f', old);
+    await writeWholeFile(fs, d.ino, 'f', old);
     await fs.symlink(d.ino, 'l', 'f');
     await fs.snapshotCreate('snap');
     const h = await fs.open((await fs.resolve('/d/f')).ino, { write: true, truncate: true });
@@ -236,7 +201,7 @@ describe('snapshots in the engine', () => {
     expect((await fs.readdir(sd.ino)).entries.map((e) => `${e.name} ${e.type}`)).toEqual(['f file', 'l symlink']);
     const f = await fs.resolve('/.snapshots/snap/d/l'); // follows the symlink inside the snapshot
     expect(f.sizeBytes).toBe(old.length);
-    expect(Buffer.compare(await readFile(fs, '/.snapshots/snap/d/f'), old)).toBe(0);
+    expect(Buffer.compare(await readWholeFile(fs, '/.snapshots/snap/d/f'), old)).toBe(0);
     expect((await fs.lookup(sd.ino, '..')).ino).toBe((await fs.resolve('/.snapshots/snap')).ino);
     expect((await fs.lookup(top.ino, '..')).ino).toBe(ROOT_INO); // what a 9P readdir of /.snapshots asks for its '..' entry
     expect(await codeOf(fs.open(f.ino, { read: true, write: true }))).toBe('EROFS');
@@ -252,7 +217,7 @@ describe('snapshots in the engine', () => {
     await fs.snapshotDelete('snap');
     expect(await codeOf(fs.read(r.handle, 0, 10))).toBe('ESTALE');
     await fs.close(r.handle);
-    expect(Buffer.compare(await readFile(fs, '/d/f'), patterned(10, 6))).toBe(0);
+    expect(Buffer.compare(await readWholeFile(fs, '/d/f'), patterned(10, 6))).toBe(0);
     await m.close();
   });
 });

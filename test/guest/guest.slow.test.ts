@@ -6,10 +6,10 @@
 // read-only under /.snapshots; at the end the offline fsck finds the disk clean.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FsClient } from '../../services/fs/protocol.ts';
 import { allocateGuestDisk, startGuest, type GuestHost } from '../../tools/guest/host.ts';
 import type { GuestVm } from '../../tools/guest/vm.ts';
 import { guestArtefacts, guestTestStack, type GuestTestStack } from './stack.ts';
+import { readWholeFile } from '../helpers/stack.ts';
 
 const DISK_BYTES = 96 * 1024 * 1024;
 const TAR_FILES = 3000;
@@ -18,15 +18,6 @@ const BIG_MIB = 100;
 let stack: GuestTestStack;
 let host: GuestHost;
 let vm: GuestVm;
-
-async function hostRead(fs: FsClient, path: string): Promise<Uint8Array> {
-  const attr = await fs.resolve(path);
-  const { handle } = await fs.open(attr.ino, { read: true });
-  const out = new Uint8Array(attr.sizeBytes);
-  for (let at = 0; at < attr.sizeBytes; at += 1 << 20) out.set(await fs.read(handle, at, Math.min(1 << 20, attr.sizeBytes - at)), at);
-  await fs.close(handle);
-  return out;
-}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const guestSha = async (path: string) => (await vm.sh(`sha256sum ${path}`)).split(/\s+/)[0];
@@ -53,12 +44,12 @@ describe('Linux guest on Strata', () => {
     await vm.sh('cd /mnt/strata && echo "hello from linux" > hello.txt && printf "%s" abc > abc && dd if=/dev/urandom of=rand.bin bs=4096 count=100 2>/dev/null');
     expect(await vm.sh('cat /mnt/strata/hello.txt')).toBe('hello from linux\n');
     const hash = await guestSha('/mnt/strata/rand.bin');
-    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(hash);
-    expect(new TextDecoder().decode(await hostRead(fsc(), '/hello.txt'))).toBe('hello from linux\n');
+    expect(sha256(await readWholeFile(fsc(), '/rand.bin'))).toBe(hash);
+    expect(new TextDecoder().decode(await readWholeFile(fsc(), '/hello.txt'))).toBe('hello from linux\n');
     // Overwrite in the middle, append, truncate: the guest and the host agree.
     await vm.sh('cd /mnt/strata && printf XYZ | dd of=rand.bin bs=1 seek=5000 conv=notrunc 2>/dev/null && echo tail >> abc && truncate -s 3000 hello.txt');
-    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(await guestSha('/mnt/strata/rand.bin'));
-    expect(new TextDecoder().decode(await hostRead(fsc(), '/abc'))).toBe('abctail\n');
+    expect(sha256(await readWholeFile(fsc(), '/rand.bin'))).toBe(await guestSha('/mnt/strata/rand.bin'));
+    expect(new TextDecoder().decode(await readWholeFile(fsc(), '/abc'))).toBe('abctail\n');
     expect((await fsc().resolve('/hello.txt')).sizeBytes).toBe(3000);
     expect(await vm.sh('stat -c %s /mnt/strata/hello.txt')).toBe('3000\n');
   });
@@ -95,7 +86,7 @@ describe('Linux guest on Strata', () => {
     const du = Number((await vm.sh('du -s -k /mnt/strata/untar/src')).split(/\s+/)[0]);
     expect(du).toBeGreaterThan(0);
     expect(await vm.sh('df -k /mnt/strata | tail -1')).toMatch(/host9p\s+\d+\s+\d+\s+\d+/);
-    expect(new TextDecoder().decode(await hostRead(fsc(), '/untar/src/d13/f1273'))).toBe(`file 1273 ${1273 * 7919}\n`);
+    expect(new TextDecoder().decode(await readWholeFile(fsc(), '/untar/src/d13/f1273'))).toBe(`file 1273 ${1273 * 7919}\n`);
     expect((await fsc().readdir((await fsc().resolve('/untar/src/d0')).ino, 0, 4096)).entries.length).toBe(TAR_FILES / 60);
   });
 
@@ -104,7 +95,7 @@ describe('Linux guest on Strata', () => {
     await vm.sh(`cd /mnt/strata && (for i in $(seq ${BIG_MIB}); do cat /tmp/seed; done) | dd of=big bs=1M 2>/dev/null; sync`, { timeoutMs: 900_000 });
     expect((await vm.sh('stat -c %s /mnt/strata/big')).trim()).toBe(String(BIG_MIB << 20));
     const inGuest = await guestSha('/mnt/strata/big');
-    const big = await hostRead(fsc(), '/big');
+    const big = await readWholeFile(fsc(), '/big');
     expect(sha256(big)).toBe(inGuest);
     const first = big.subarray(0, 1 << 20);
     for (let i = 1; i < BIG_MIB; i++) expect(Buffer.compare(big.subarray(i << 20, (i + 1) << 20), first)).toBe(0);
@@ -131,7 +122,7 @@ describe('Linux guest on Strata', () => {
   });
 
   it('shows a snapshot taken on the host to the guest, read-only, under /.snapshots', async () => {
-    const randHash = sha256(await hostRead(fsc(), '/rand.bin'));
+    const randHash = sha256(await readWholeFile(fsc(), '/rand.bin'));
     await fsc().snapshotCreate('before-edit');
     await vm.sh('echo changed > /mnt/strata/hello.txt && rm /mnt/strata/abc');
     expect((await vm.sh('ls /mnt/strata/.snapshots')).split(/\s+/)).toContain('before-edit');
@@ -145,7 +136,7 @@ describe('Linux guest on Strata', () => {
     expect(await vm.sh('cat /mnt/strata/.snapshots/before-edit/abc')).toBe('abctail\n');
     // Copying one file back out of the snapshot, the way a user undoes one mistake.
     await vm.sh('cp /mnt/strata/.snapshots/before-edit/abc /mnt/strata/abc');
-    expect(new TextDecoder().decode(await hostRead(fsc(), '/abc'))).toBe('abctail\n');
+    expect(new TextDecoder().decode(await readWholeFile(fsc(), '/abc'))).toBe('abctail\n');
   });
 
   it('served every request without an internal error or a transport failure', async () => {
@@ -157,7 +148,7 @@ describe('Linux guest on Strata', () => {
   });
 
   it('keeps every file across a reboot of the whole stack on the same disk', async () => {
-    const before = { rand: sha256(await hostRead(fsc(), '/rand.bin')), big: sha256(await hostRead(fsc(), '/big')) };
+    const before = { rand: sha256(await readWholeFile(fsc(), '/rand.bin')), big: sha256(await readWholeFile(fsc(), '/big')) };
     await vm.sh('sync');
     await host.stop();
     // The guest's IDE disk is this session's extent: freed as `strata guest` frees it at exit
@@ -165,9 +156,9 @@ describe('Linux guest on Strata', () => {
     await stack.sys.block!.free([host.disk!.extent]);
     const sys = await stack.reboot();
     expect((await sys.block!.info()).mount.problems).toEqual([]);
-    expect(sha256(await hostRead(fsc(), '/rand.bin'))).toBe(before.rand);
-    expect(sha256(await hostRead(fsc(), '/big'))).toBe(before.big);
-    expect(new TextDecoder().decode(await hostRead(fsc(), '/untar/src/d0/f0'))).toBe('file 0 0\n');
+    expect(sha256(await readWholeFile(fsc(), '/rand.bin'))).toBe(before.rand);
+    expect(sha256(await readWholeFile(fsc(), '/big'))).toBe(before.big);
+    expect(new TextDecoder().decode(await readWholeFile(fsc(), '/untar/src/d0/f0'))).toBe('file 0 0\n');
     let files = 0;
     for (let d = 0; d < 60; d++) files += (await fsc().readdir((await fsc().resolve(`/untar/src/d${d}`)).ino, 0, 4096)).entries.length;
     expect(files).toBe(TAR_FILES);

@@ -7,23 +7,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IsolatedKernel } from '../../kernel/isolated/isolated-kernel.ts';
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
-import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
+import { ROOT_INO } from '../../services/fs/protocol.ts';
 import { bootIsolatedSystem, type IsolatedStackSystem } from '../../tools/system-isolated.ts';
-import { formatTestDisk, MiB, patterned, TEST_EPOCH_MS } from '../helpers/stack.ts';
+import { formatTestDisk, MiB, patterned, readWholeFile, TEST_EPOCH_MS } from '../helpers/stack.ts';
 import { until } from './helpers.ts';
 
 afterEach(() => IsolatedKernel.shutdownAll());
 
 const FILE_BYTES = 40 * MiB + 777;
-
-async function readAll(fs: FsClient, name: string): Promise<Uint8Array> {
-  const { ino } = await fs.lookup(ROOT_INO, name);
-  const { attr, handle } = await fs.open(ino, { read: true });
-  const out = new Uint8Array(attr.sizeBytes);
-  for (let off = 0; off < attr.sizeBytes; off += MiB) out.set(await fs.read(handle, off, Math.min(MiB, attr.sizeBytes - off)), off);
-  await fs.close(handle);
-  return out;
-}
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
@@ -59,12 +50,12 @@ describe('driver restart under the whole isolated stack', () => {
     const virtio = sys.ps().find((s) => s.name === 'virtio-blk')!;
     expect(virtio.restarts).toBe(1);
     expect(sys.isolated.events.some((e) => e.kind === 'killed' && e.service === 'virtio-blk')).toBe(true);
-    expect(firstDifference(await readAll(fs, 'big'), data)).toBe(-1);
+    expect(firstDifference(await readWholeFile(fs, '/big'), data)).toBe(-1);
     expect((await sys.block!.stats()).failed).toBeNull();
     await sys.shutdown();
 
     sys = await boot();
-    expect(firstDifference(await readAll(sys.fs!, 'big'), data)).toBe(-1);
+    expect(firstDifference(await readWholeFile(sys.fs!, '/big'), data)).toBe(-1);
     await sys.shutdown();
     disk.close();
   });

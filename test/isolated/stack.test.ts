@@ -7,31 +7,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IsolatedKernel } from '../../kernel/isolated/isolated-kernel.ts';
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import type { DiskBackend } from '../../kernel/machine/disk/backend.ts';
-import { ROOT_INO, type FsClient } from '../../services/fs/protocol.ts';
+import { ROOT_INO } from '../../services/fs/protocol.ts';
 import { bootIsolatedSystem, type IsolatedBootSystemOptions, type IsolatedStackSystem } from '../../tools/system-isolated.ts';
 import { resolveHasher } from '../../axiom/entry.ts';
 import { conformanceCases } from '../fs/conformance.ts';
-import { bootFsStack, codeOf, formatTestDisk, MiB, patterned, TEST_EPOCH_MS } from '../helpers/stack.ts';
+import { bootFsStack, codeOf, formatTestDisk, MiB, openStackSubject, patterned, readWholeFile, TEST_EPOCH_MS, writeWholeFile } from '../helpers/stack.ts';
 
 afterEach(() => IsolatedKernel.shutdownAll());
 
 function bootStack(disk: DiskBackend, options: Partial<IsolatedBootSystemOptions> = {}): Promise<IsolatedStackSystem> {
   return bootIsolatedSystem({ memorySizeBytes: 128 * MiB, epochMs: TEST_EPOCH_MS, ...options, disk, upTo: 'fs', keepDiskOpen: true });
-}
-
-async function writeFile(fs: FsClient, name: string, data: Uint8Array): Promise<void> {
-  const { handle } = await fs.create(ROOT_INO, name, 0o644);
-  for (let off = 0; off < data.length; off += MiB) await fs.write(handle, off, data.subarray(off, off + MiB));
-  await fs.close(handle);
-}
-
-async function readFile(fs: FsClient, name: string): Promise<Uint8Array> {
-  const { ino } = await fs.lookup(ROOT_INO, name);
-  const { attr, handle } = await fs.open(ino, { read: true });
-  const out = new Uint8Array(attr.sizeBytes);
-  for (let off = 0; off < attr.sizeBytes; off += MiB) out.set(await fs.read(handle, off, Math.min(MiB, attr.sizeBytes - off)), off);
-  await fs.close(handle);
-  return out;
 }
 
 /** Byte equality without vitest's per-element deep compare (slow on MiBs). */
@@ -41,22 +26,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 describe('the whole stack in the isolated mode', () => {
   describe('fs conformance (each service in its own thread)', () => {
-    conformanceCases(async () => {
-      const disk = await formatTestDisk(new MemoryBackend(64 * MiB));
-      let sys = await bootStack(disk);
-      return {
-        fs: sys.fs!,
-        remount: async () => {
-          await sys.shutdown();
-          sys = await bootStack(disk);
-          return sys.fs!;
-        },
-        close: async () => {
-          await sys.shutdown();
-          disk.close();
-        },
-      };
-    });
+    conformanceCases(() => openStackSubject(bootStack));
   });
 
   it('runs every layer in its own thread and keeps a file byte for byte across a reboot, in both modes', async () => {
@@ -71,19 +41,19 @@ describe('the whole stack in the isolated mode', () => {
     for (const name of ['block', 'axiom', 'content', 'fs']) expect(lines.some((l) => l.includes(`service ${name} up in its own thread`)), name).toBe(true);
 
     const data = patterned(5 * MiB + 4321, 11);
-    await writeFile(sys.fs!, 'big', data);
+    await writeWholeFile(sys.fs!, ROOT_INO, 'big', data);
     await sys.fs!.mkdir(ROOT_INO, 'dir');
-    expect(sameBytes(await readFile(sys.fs!, 'big'), data)).toBe(true);
+    expect(sameBytes(await readWholeFile(sys.fs!, '/big'), data)).toBe(true);
     await sys.shutdown();
 
     sys = await bootStack(disk);
-    expect(sameBytes(await readFile(sys.fs!, 'big'), data)).toBe(true);
+    expect(sameBytes(await readWholeFile(sys.fs!, '/big'), data)).toBe(true);
     expect((await sys.fs!.lookup(ROOT_INO, 'dir')).type).toBe('dir');
     await sys.shutdown();
 
     // The same image in the deterministic mode: one format, one stack, two kernels.
     const det = await bootFsStack(disk);
-    expect(sameBytes(await readFile(det.fs!, 'big'), data)).toBe(true);
+    expect(sameBytes(await readWholeFile(det.fs!, '/big'), data)).toBe(true);
     await det.shutdown();
     disk.close();
   });

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { MemoryBackend } from '../../kernel/machine/disk/memory.ts';
 import { fsckImage, FsckOperationalError } from '../../tools/fsck/index.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
-import { bootFsStack, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
-import { sampleImage, writeFile } from './fsck-image.ts';
+import { bootFsStack, formatTestDisk, MiB, patterned, writeWholeFile } from '../helpers/stack.ts';
+import { sampleImage } from './fsck-image.ts';
 
 const B = 4096;
 
@@ -18,11 +18,11 @@ async function logOnlyImage(): Promise<MemoryBackend> {
   const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
   const sys = await bootFsStack(disk, { seed: 8, fsCheckpoints: false });
   const fs = sys.fs!;
-  const x = await writeFile(fs, ROOT_INO, 'x', patterned(140 * 1024, 8));
+  const x = await writeWholeFile(fs, ROOT_INO, 'x', patterned(140 * 1024, 8));
   const d = await fs.mkdir(ROOT_INO, 'd');
   await fs.link(x, d.ino, 'x-link');
   await fs.snapshotCreate('s');
-  await writeFile(fs, d.ino, 'y', patterned(3000, 9));
+  await writeWholeFile(fs, d.ino, 'y', patterned(3000, 9));
   await sys.shutdown();
   return disk as MemoryBackend;
 }

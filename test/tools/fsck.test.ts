@@ -11,8 +11,8 @@ import { homeReader } from '../../tools/fsck/block.ts';
 import { examineImage, fsckImage, FsckOperationalError, type FsckReport } from '../../tools/fsck/index.ts';
 import { hexOf } from '../../services/content/errors.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
-import { MiB, bootFsStack, formatTestDisk, patterned } from '../helpers/stack.ts';
-import { sampleImage, writeFile } from './fsck-image.ts';
+import { MiB, bootFsStack, formatTestDisk, patterned, writeWholeFile } from '../helpers/stack.ts';
+import { sampleImage } from './fsck-image.ts';
 
 const B = 4096;
 const kinds = (r: FsckReport) => r.problems.map((p) => `${p.area}/${p.kind}`);
@@ -81,11 +81,11 @@ describe('strata fsck', () => {
   it('is clean on an image whose records are not checkpointed (replayed from the log)', async () => {
     const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
     const sys = await bootFsStack(disk, { seed: 3, fsCheckpoints: false });
-    const x = await writeFile(sys.fs!, ROOT_INO, 'x', patterned(150 * 1024, 5));
+    const x = await writeWholeFile(sys.fs!, ROOT_INO, 'x', patterned(150 * 1024, 5));
     await sys.fs!.snapshotCreate('s1');
     const d = await sys.fs!.mkdir(ROOT_INO, 'd');
     await sys.fs!.clone(x, d.ino, 'x-clone');
-    await writeFile(sys.fs!, d.ino, 'y', patterned(70 * 1024, 6));
+    await writeWholeFile(sys.fs!, d.ino, 'y', patterned(70 * 1024, 6));
     await sys.fs!.snapshotCreate('s2');
     await sys.fs!.snapshotRestore('s1');
     await sys.fs!.snapshotDelete('s2');
@@ -339,7 +339,7 @@ describe('strata fsck', () => {
   it('finds a damaged Axiom frame with committed records after it, and refuses to repair from the shortened log', async () => {
     const disk = await formatTestDisk(new MemoryBackend(32 * MiB));
     const sys = await bootFsStack(disk, { seed: 4, fsCheckpoints: false });
-    await writeFile(sys.fs!, ROOT_INO, 'x', patterned(100 * 1024, 6));
+    await writeWholeFile(sys.fs!, ROOT_INO, 'x', patterned(100 * 1024, 6));
     await sys.fs!.mkdir(ROOT_INO, 'd1');
     await sys.fs!.mkdir(ROOT_INO, 'd2');
     await sys.shutdown();
