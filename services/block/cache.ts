@@ -75,6 +75,7 @@ interface Entry {
 }
 
 const MERGE_BLOCKS_MAX = MERGED_REQUEST_BYTES_MAX / BLOCK_SIZE_BYTES;
+const NO_BARRIERS: readonly Promise<void>[] = Object.freeze([]);
 
 export class BlockCache {
   readonly capacityBlocks: number;
@@ -227,8 +228,8 @@ export class BlockCache {
   }
 
   /** The writes ordered ahead on any of these blocks (write-arounds in flight, writes queued behind them). */
-  private barriersOn(blockIndex: number, blockCount: number): Promise<void>[] {
-    if (this.barriers.size === 0) return [];
+  private barriersOn(blockIndex: number, blockCount: number): readonly Promise<void>[] {
+    if (this.barriers.size === 0) return NO_BARRIERS; // the usual case: no write-around in flight, nothing allocated
     const found = new Set<Promise<void>>();
     for (let b = blockIndex; b < blockIndex + blockCount; b++) {
       const p = this.barriers.get(b);
