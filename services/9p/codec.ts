@@ -129,11 +129,6 @@ for (const [name, m] of Object.entries(MESSAGES) as [MessageName, { type: number
   NAME_BY_TYPE.set(m.type, name);
 }
 
-/** The message name of a type number (undefined for a type we do not handle). */
-export function messageName(type: number): MessageName | undefined {
-  return NAME_BY_TYPE.get(type);
-}
-
 /** A message whose type is not in MESSAGES; the server answers EOPNOTSUPP. */
 export class UnknownMessageError extends Error {
   constructor(

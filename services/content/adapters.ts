@@ -10,7 +10,6 @@
  * Chunk* records to the store in commit order; the mount starts after the newest
  * checkpoint, whose image carries the content index (image.ts).
  */
-import { ServiceError } from '../../kernel/errors.ts';
 import type { BlockClient } from '../block/protocol.ts';
 import type { AxiomClient } from '../../axiom/protocol.ts';
 import type { ServiceMemory } from '../../kernel/service.ts';
@@ -110,7 +109,3 @@ export function axiomLogOver(axiom: AxiomClient): MetaLog {
   };
 }
 
-/** True for errors that say the lower service is missing or stopped (the boot log reports them plainly). */
-export function isUnavailable(e: unknown): boolean {
-  return e instanceof ServiceError && ['NOENDPOINT', 'STOPPED', 'NOCAP'].includes(e.code);
-}
