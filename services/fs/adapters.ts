@@ -3,6 +3,9 @@
  * protocol.ts: chunks through the content store, records through Axiom, checkpoint
  * images through the block service.
  *
+ * Chunks: page bytes go by grant through staging the engine lends the content store
+ * (ContentChunks below), inline only when no memory can be lent.
+ *
  * Records: an fs transaction is proposed to Axiom as the fs records followed by one
  * ChunkRef per chunk reference change, so names and references commit atomically; the
  * content store follows the log and applies the ChunkRefs (its puts take no reference:
@@ -23,32 +26,164 @@ import { ServiceError } from '../../kernel/errors.ts';
 import { AxiomClient, TXN_RECORDS_MAX, type LogRecord, type RecordInput } from '../../axiom/protocol.ts';
 import type { BlockClient, Extent } from '../../services/block/protocol.ts';
 import type { ContentClient } from '../../services/content/protocol.ts';
+import type { ServiceMemory } from '../../kernel/service.ts';
+import type { Region } from '../../kernel/memory.ts';
+import { GET_STAGING_SLOTS, PAGE_SIZE_BYTES, PUT_BATCH_PAGES, PUT_STAGING_SLOTS } from './limits.ts';
 import type { ChunkSink, LoggedRecord, MetaLog } from './seams.ts';
 import type { ChunkDelta } from './state.ts';
 import { FS_RECORD_TYPES, type FsRecord, isFsRecordType } from './records.ts';
 import { hashKey } from './pages.ts';
 
 const BLOCK_SIZE_BYTES = 4096;
-/** Pages per putMany request (each at most one fs page). */
-const PUT_BATCH_ITEMS = 64;
 const READ_RECORDS_BATCH = 4096;
 /** Records per proposal, below Axiom's TXN_RECORDS_MAX with room to spare for its size limit. */
 const TXN_RECORDS_BATCH = Math.min(2048, TXN_RECORDS_MAX);
+const PUT_SLOT_BYTES = PUT_BATCH_PAGES * PAGE_SIZE_BYTES;
 
+function assert(ok: boolean, what: string): asserts ok {
+  if (!ok) throw new Error(`fs adapters: ${what}`);
+}
+
+/** Equal slots of one region lent to the content store; a caller waits for a free slot. */
+class StagingSlots {
+  private readonly free: number[] = [];
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(
+    readonly region: Region,
+    private readonly view: Uint8Array,
+    readonly grantId: number,
+    readonly slotBytes: number,
+    slotCount: number,
+  ) {
+    if (view.length < slotBytes * slotCount) throw new Error(`staging: ${view.length} bytes for ${slotCount} slots of ${slotBytes}`);
+    for (let i = slotCount - 1; i >= 0; i--) this.free.push(i);
+    this.slotCount = slotCount;
+  }
+  private readonly slotCount: number;
+
+  /** Resolves once no slot is in use (then the region may be freed). */
+  async idle(): Promise<void> {
+    while (this.free.length < this.slotCount) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  async use<T>(fn: (offsetBytes: number, slot: Uint8Array) => Promise<T>): Promise<T> {
+    while (this.free.length === 0) await new Promise<void>((r) => this.waiters.push(r));
+    const index = this.free.pop()!;
+    try {
+      const at = index * this.slotBytes;
+      return await fn(at, this.view.subarray(at, at + this.slotBytes));
+    } finally {
+      this.free.push(index);
+      for (const wake of this.waiters.splice(0)) wake(); // each re-checks; idle() waits here too
+    }
+  }
+}
+
+/**
+ * Pages to and from the content store. With memory to lend, page bytes go by grant: a put
+ * batch is copied into a slot of a region lent 'r' (putMany `from` + lengths), a get lands
+ * in a one-page slot of a region lent 'w' (`into`) and is copied out for the caller (the
+ * page cache keeps it, the slot is reused). The content store verifies every chunk it reads
+ * against its hash before it fills the slot. Without memory, or if the regions cannot be
+ * had, everything is inline. If the content store stops honouring the grants (it restarted:
+ * the kernel dropped what it held), the regions are freed, the call is made inline, and the
+ * next call lends fresh ones. A chunk larger than a page (a snapshot's tree object) is
+ * fetched inline.
+ */
 export class ContentChunks implements ChunkSink {
-  constructor(private readonly content: ContentClient) {}
+  private puts?: StagingSlots;
+  private gets?: StagingSlots;
+  private inlineOnly: boolean;
+
+  constructor(
+    private readonly content: ContentClient,
+    private readonly memory?: ServiceMemory,
+  ) {
+    this.inlineOnly = !memory;
+  }
 
   async put(chunks: Uint8Array[]): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < chunks.length; i += PUT_BATCH_ITEMS) {
-      const { hashes } = await this.content.putMany(chunks.slice(i, i + PUT_BATCH_ITEMS), { ref: false });
-      out.push(...hashes);
-    }
+    const batches: Uint8Array[][] = [];
+    for (let i = 0; i < chunks.length; i += PUT_BATCH_PAGES) batches.push(chunks.slice(i, i + PUT_BATCH_PAGES));
+    // Batches go together (each waits for a slot), so the store hashes one while the next is copied.
+    const hashes = await Promise.all(batches.map((b) => this.putBatch(b)));
+    const out = hashes.flat();
+    assert(out.length === chunks.length, `put of ${chunks.length} chunks returned ${out.length} hashes`);
     return out;
   }
 
-  get(hash: Uint8Array): Promise<Uint8Array> {
-    return this.content.get(hash);
+  private async putBatch(batch: Uint8Array[]): Promise<Uint8Array[]> {
+    const staging = this.staging();
+    if (!staging || batch.some((c) => c.length === 0 || c.length > PAGE_SIZE_BYTES)) return (await this.content.putMany(batch, { ref: false })).hashes;
+    try {
+      return await staging.puts.use(async (offsetBytes, slot) => {
+        let at = 0;
+        for (const c of batch) {
+          slot.set(c, at);
+          at += c.length;
+        }
+        const { hashes } = await this.content.putManyFrom([{ grantId: staging.puts.grantId, offsetBytes, lengthBytes: at }], batch.map((c) => c.length), { ref: false });
+        return hashes;
+      });
+    } catch (e) {
+      if (!this.grantRefused(e, staging)) throw e;
+      return (await this.content.putMany(batch, { ref: false })).hashes;
+    }
+  }
+
+  async get(hash: Uint8Array): Promise<Uint8Array> {
+    const staging = this.staging();
+    if (!staging) return this.content.get(hash);
+    try {
+      return await staging.gets.use(async (offsetBytes, slot) => {
+        const lengthBytes = await this.content.getInto(hash, [{ grantId: staging.gets.grantId, offsetBytes, lengthBytes: slot.length }]);
+        assert(lengthBytes <= slot.length, `a get filled ${lengthBytes} bytes of a ${slot.length}-byte slot`);
+        return slot.slice(0, lengthBytes);
+      });
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'TOOBIG') return this.content.get(hash); // larger than a page: a tree object
+      if (!this.grantRefused(e, staging)) throw e;
+      return this.content.get(hash);
+    }
+  }
+
+  /** The staging regions, lent on first use; undefined when the engine works inline. */
+  private staging(): { puts: StagingSlots; gets: StagingSlots } | undefined {
+    if (this.puts && this.gets) return { puts: this.puts, gets: this.gets };
+    const memory = this.memory;
+    if (this.inlineOnly || !memory) return undefined;
+    const regions: Region[] = [];
+    try {
+      const lend = (slotBytes: number, slotCount: number, rights: 'r' | 'w') => {
+        const region = memory.alloc(slotBytes * slotCount);
+        regions.push(region);
+        return new StagingSlots(region, memory.view(region, 0, slotBytes * slotCount), memory.grant(region, this.content.endpoint, rights), slotBytes, slotCount);
+      };
+      this.puts = lend(PUT_SLOT_BYTES, PUT_STAGING_SLOTS, 'r');
+      this.gets = lend(PAGE_SIZE_BYTES, GET_STAGING_SLOTS, 'w');
+      return { puts: this.puts, gets: this.gets };
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      for (const r of regions) memory.free(r);
+      this.puts = this.gets = undefined;
+      this.inlineOnly = true; // no memory to lend (NOMEM) or no right to lend it: inline from now on
+      return undefined;
+    }
+  }
+
+  /** True if `e` says the content store no longer holds our grant; the regions are then dropped (calls still using them finish inline too). */
+  private grantRefused(e: unknown, staging: { puts: StagingSlots; gets: StagingSlots }): boolean {
+    if (!(e instanceof ServiceError) || e.code !== 'GRANT') return false;
+    if (this.puts === staging.puts) {
+      this.puts = this.gets = undefined;
+      // Freed once no call uses them: the slots of a dropped region are never handed out again.
+      void Promise.all([staging.puts.idle(), staging.gets.idle()]).then(() => {
+        this.memory?.free(staging.puts.region);
+        this.memory?.free(staging.gets.region);
+      });
+    }
+    return true;
   }
 }
 

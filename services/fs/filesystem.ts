@@ -49,6 +49,61 @@ interface Handle {
   flags: OpenFlags;
 }
 
+/** Where a read puts its bytes, at offsets from the start of the read: data, or zeros for holes. */
+interface ReadSink {
+  put(atBytes: number, bytes: Uint8Array): void;
+  zero(atBytes: number, lengthBytes: number): void;
+}
+
+/** Copies `src` (or, given a count, that many zeros) into the views of `into`, as one stream starting at atBytes. */
+function scatter(into: readonly Uint8Array[], atBytes: number, src: Uint8Array | number): void {
+  let left = typeof src === 'number' ? src : src.length;
+  let done = 0;
+  let skip = atBytes;
+  for (const view of into) {
+    if (left === 0) break;
+    if (skip >= view.length) {
+      skip -= view.length;
+      continue;
+    }
+    const n = Math.min(left, view.length - skip);
+    if (typeof src === 'number') view.fill(0, skip, skip + n);
+    else view.set(src.subarray(done, done + n), skip);
+    done += n;
+    left -= n;
+    skip = 0;
+  }
+  if (left !== 0) throw new Error(`filesystem: ${left} bytes of a read found no room`);
+}
+
+/** Reads views in order as one stream: the source of a write. */
+class Gather {
+  private piece = 0;
+  private at = 0;
+  constructor(private readonly pieces: readonly Uint8Array[]) {}
+
+  copyTo(dst: Uint8Array, dstOffsetBytes: number, lengthBytes: number): void {
+    let left = lengthBytes;
+    while (left > 0) {
+      const src = this.pieces[this.piece];
+      if (!src) throw new Error('filesystem: a write ran past its bytes');
+      const n = Math.min(left, src.length - this.at);
+      dst.set(src.subarray(this.at, this.at + n), dstOffsetBytes + lengthBytes - left);
+      left -= n;
+      this.at += n;
+      if (this.at === src.length) {
+        this.piece++;
+        this.at = 0;
+      }
+    }
+  }
+
+  done(): boolean {
+    while (this.piece < this.pieces.length && this.pieces[this.piece].length === 0) this.piece++;
+    return this.piece === this.pieces.length;
+  }
+}
+
 /** What the engine shows of a file beyond the committed state: buffered size and time. */
 interface Pending {
   sizeBytes: number;
@@ -489,16 +544,41 @@ export class Filesystem {
   }
 
   async read(h: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    let out = new Uint8Array(0);
+    await this.readWith(h, offsetBytes, lengthBytes, (countBytes) => {
+      out = new Uint8Array(countBytes); // zeroed: holes need nothing more
+      return { put: (at, bytes) => out.set(bytes, at), zero: () => {} };
+    });
+    return out;
+  }
+
+  /**
+   * Like read, but into `into` (views the caller provides, filled in order as one stream,
+   * at least lengthBytes in all: the by-grant path); resolves with the count. Bytes of
+   * `into` past the count are left as they were.
+   */
+  async readInto(h: number, offsetBytes: number, lengthBytes: number, into: readonly Uint8Array[]): Promise<number> {
+    const room = into.reduce((n, v) => n + v.length, 0);
+    if (room < lengthBytes) throw fsError('EINVAL', `readInto: ${room} bytes of room for ${lengthBytes}`);
+    return this.readWith(h, offsetBytes, lengthBytes, () => ({ put: (at, bytes) => scatter(into, at, bytes), zero: (at, n) => scatter(into, at, n) }));
+  }
+
+  /** The body of read and readInto: `sink(count)` says where the bytes go once the count is known; holes and short pages are zeroed through it. */
+  private async readWith(h: number, offsetBytes: number, lengthBytes: number, sink: (countBytes: number) => ReadSink): Promise<number> {
     this.alive();
     const { ino, flags } = this.handle(h);
-    if (isVirtual(ino)) return this.readVirtual(ino, offsetBytes, lengthBytes);
+    if (isVirtual(ino)) {
+      const data = await this.readVirtual(ino, offsetBytes, lengthBytes);
+      sink(data.length).put(0, data);
+      return data.length;
+    }
     const n = this.inodeOf(ino);
     if (n.dir) throw fsError('EISDIR', 'read of a directory');
     if (!flags.read) throw fsError('EBADF', 'the handle is not open for reading');
     return this.serial(ino, async () => {
       const end = Math.min(this.sizeOf(ino), offsetBytes + lengthBytes);
-      if (offsetBytes >= end) return new Uint8Array(0);
-      const out = new Uint8Array(end - offsetBytes);
+      if (offsetBytes >= end) return (sink(0), 0);
+      const out = sink(end - offsetBytes);
       // The pages of one read are fetched together (up to READ_PAGES_IN_FLIGHT at once), so
       // a large read keeps the layers below busy instead of waiting page by page.
       const first = Math.floor(offsetBytes / PAGE_SIZE_BYTES);
@@ -511,27 +591,37 @@ export class Filesystem {
           const pageStart = index * PAGE_SIZE_BYTES;
           const from = Math.max(offsetBytes, pageStart) - pageStart;
           const to = Math.min(end, pageStart + PAGE_SIZE_BYTES) - pageStart;
-          if (bytes && from < bytes.length) out.set(bytes.subarray(from, Math.min(bytes.length, to)), pageStart + from - offsetBytes);
+          const have = bytes ? Math.max(from, Math.min(bytes.length, to)) : from;
+          if (bytes && from < have) out.put(pageStart + from - offsetBytes, bytes.subarray(from, have));
+          if (have < to) out.zero(pageStart + have - offsetBytes, to - have);
         });
       }
-      return out;
+      return end - offsetBytes;
     });
   }
 
-  async write(h: number, offsetBytes: number, data: Uint8Array): Promise<number> {
+  /**
+   * Writes `data` at offsetBytes (or at the end, for an append handle); resolves with the
+   * count. `data` may be several views (the by-grant path: segments of a client's memory),
+   * written in order as one stream; they are copied into the file's pages here and not kept.
+   */
+  async write(h: number, offsetBytes: number, data: Uint8Array | readonly Uint8Array[]): Promise<number> {
     this.alive();
     const handle = this.handle(h);
     const { ino, flags } = handle;
     if (!flags.write && !flags.append) throw fsError('EBADF', 'the handle is not open for writing');
     if (this.inodeOf(ino).dir) throw fsError('EISDIR', 'write to a directory');
+    const pieces = data instanceof Uint8Array ? [data] : data;
+    const lengthBytes = pieces.reduce((n, v) => n + v.length, 0);
     const written = await this.serial(ino, async () => {
       const start = flags.append ? this.sizeOf(ino) : offsetBytes;
-      if (start + data.length > FILE_SIZE_BYTES_MAX) throw fsError('EFBIG', `a write to ${start + data.length} bytes passes the file size limit`);
-      if (data.length === 0) return 0;
-      for (let pos = start; pos < start + data.length; ) {
+      if (start + lengthBytes > FILE_SIZE_BYTES_MAX) throw fsError('EFBIG', `a write to ${start + lengthBytes} bytes passes the file size limit`);
+      if (lengthBytes === 0) return 0;
+      const source = new Gather(pieces);
+      for (let pos = start; pos < start + lengthBytes; ) {
         const index = Math.floor(pos / PAGE_SIZE_BYTES);
         const inPage = pos - index * PAGE_SIZE_BYTES;
-        const take = Math.min(PAGE_SIZE_BYTES - inPage, start + data.length - pos);
+        const take = Math.min(PAGE_SIZE_BYTES - inPage, start + lengthBytes - pos);
         let page = this.dirty.get(ino, index);
         if (!page) {
           page = new Uint8Array(PAGE_SIZE_BYTES);
@@ -541,14 +631,15 @@ export class Filesystem {
           }
           this.dirty.set(ino, index, page);
         }
-        page.set(data.subarray(pos - start, pos - start + take), inPage);
+        source.copyTo(page, inPage, take);
         pos += take;
       }
+      if (!source.done()) throw new Error('filesystem: a write did not consume exactly its bytes');
       const p = this.pendingOf(ino);
-      p.sizeBytes = Math.max(p.sizeBytes, start + data.length);
+      p.sizeBytes = Math.max(p.sizeBytes, start + lengthBytes);
       p.mtime = this.now();
       p.versionBump++;
-      return data.length;
+      return lengthBytes;
     });
     if (this.dirty.dirtyBytes > DIRTY_BYTES_MAX) await this.relievePressure();
     return written;

@@ -19,7 +19,19 @@
  * Replies: getattr, setattr, lookup, resolve, mkdir, link, symlink, truncate -> Attr;
  * walk -> WalkResult; create -> {attr, handle}; open -> {handle, attr};
  * read -> {data}; write -> {countBytes}; readdir -> {entries, eof} (no '.' or '..');
+ * readInto -> {countBytes}; writeFrom -> {countBytes};
  * readlink -> {target}; statfs -> StatFs; close, fsync, rmdir, unlink, rename, sync -> {}.
+ *
+ * By grant (bulk data without copies in messages): writeFrom {handle, offsetBytes, from}
+ * writes the bytes of `from`, segments of memory the caller lent the fs endpoint (at least
+ * 'r'), read in order as one stream; readInto {handle, offsetBytes, lengthBytes, into}
+ * fills `into` (lent with 'w', at least lengthBytes in all) in order with what read would
+ * reply, and replies with the count (short at the end of the file). Both take at most
+ * GRANT_SEGMENTS_MAX segments and IO_SIZE_BYTES_MAX bytes; the caller must leave the
+ * segments alone until the reply. A grant the fs does not hold, with too few rights, or a
+ * segment past its bounds is refused with the kernel's GRANT error (the kernel counts the
+ * fault). FsClient.read / write go by grant on their own from GRANT_IO_BYTES_MIN up,
+ * through staging the client allocates once and reuses, when its context can lend memory.
  *
  * Admin ops (not for the 9P server): checkpoint -> {} (commits buffered data, then records
  * a checkpoint: mount replays only what follows it); stats -> the engine's counters;
@@ -48,16 +60,18 @@
  */
 import { ServiceError } from '../../kernel/errors.ts';
 import type { ServiceContext } from '../../kernel/service.ts';
+import type { Region } from '../../kernel/memory.ts';
+import type { Segment } from '../content/protocol.ts';
+import { CLIENT_STAGING_SLOTS_MAX, FILE_SIZE_BYTES_MAX, GRANT_IO_BYTES_MIN, GRANT_SEGMENTS_MAX, IO_SIZE_BYTES_MAX } from './limits.ts';
+
+export { FILE_SIZE_BYTES_MAX, IO_SIZE_BYTES_MAX, GRANT_IO_BYTES_MIN, GRANT_SEGMENTS_MAX } from './limits.ts';
+export type { Segment } from '../content/protocol.ts';
 
 export const FS_ENDPOINT = 'fs';
 
 export const NAME_LENGTH_BYTES_MAX = 255;
 export const PATH_LENGTH_BYTES_MAX = 4096;
 export const SYMLINK_FOLLOW_MAX = 40;
-/** Largest single read or write; larger transfers are split by the caller. */
-export const IO_SIZE_BYTES_MAX = 4 * 1024 * 1024;
-/** Largest file size (2^50 bytes, 1 PiB: offsets stay exact in a double). */
-export const FILE_SIZE_BYTES_MAX = 2 ** 50;
 export const READDIR_ENTRIES_MAX = 4096;
 export const WALK_NAMES_MAX = 16; // as 9P's MAXWELEM
 
@@ -161,6 +175,8 @@ export type FsRequest =
   | { op: 'close'; handle: number }
   | { op: 'read'; handle: number; offsetBytes: number; lengthBytes: number }
   | { op: 'write'; handle: number; offsetBytes: number; data: Uint8Array }
+  | { op: 'readInto'; handle: number; offsetBytes: number; lengthBytes: number; into: Segment[] }
+  | { op: 'writeFrom'; handle: number; offsetBytes: number; from: Segment[] }
   | { op: 'truncate'; ino: number; sizeBytes: number }
   | { op: 'fsync'; handle: number }
   | { op: 'mkdir'; parent: number; name: string; mode: number; uid?: number; gid?: number }
@@ -266,6 +282,22 @@ function owner(b: Record<string, unknown>): { uid?: number; gid?: number } {
   return { uid: b.uid === undefined ? undefined : uint(b.uid, 'uid', 0xffffffff), gid: b.gid === undefined ? undefined : uint(b.gid, 'gid', 0xffffffff) };
 }
 
+/** Checks a segment list: 1..GRANT_SEGMENTS_MAX segments of at least one byte, IO_SIZE_BYTES_MAX in all; returns it and its total. */
+function segments(v: unknown, what: string): { list: Segment[]; totalBytes: number } {
+  if (!Array.isArray(v) || v.length === 0 || v.length > GRANT_SEGMENTS_MAX) bad(`${what} must be a list of 1..${GRANT_SEGMENTS_MAX} segments`);
+  let totalBytes = 0;
+  const list = v.map((x: unknown, i: number) => {
+    const seg = x as Record<string, unknown>;
+    if (!seg || typeof seg !== 'object' || Array.isArray(seg)) bad(`${what}[${i}] must be {grantId, offsetBytes, lengthBytes}`);
+    const lengthBytes = uint(seg.lengthBytes, `${what}[${i}].lengthBytes`, IO_SIZE_BYTES_MAX);
+    if (lengthBytes === 0) bad(`${what}[${i}].lengthBytes must be at least 1`);
+    totalBytes += lengthBytes;
+    return { grantId: uint(seg.grantId, `${what}[${i}].grantId`), offsetBytes: uint(seg.offsetBytes, `${what}[${i}].offsetBytes`), lengthBytes };
+  });
+  if (totalBytes > IO_SIZE_BYTES_MAX) bad(`${what} holds ${totalBytes} bytes, more than ${IO_SIZE_BYTES_MAX}`);
+  return { list, totalBytes };
+}
+
 /** Validates a request body for `op`; throws EINVAL (or ENAMETOOLONG) naming the field. */
 export function parseFsRequest(op: string, body: unknown): FsRequest {
   const b = (body ?? {}) as Record<string, unknown>;
@@ -313,6 +345,14 @@ export function parseFsRequest(op: string, body: unknown): FsRequest {
       if (b.data.length > IO_SIZE_BYTES_MAX) bad(`data is larger than ${IO_SIZE_BYTES_MAX} bytes`);
       return { op, handle: uint(b.handle, 'handle'), offsetBytes: uint(b.offsetBytes, 'offsetBytes'), data: b.data };
     }
+    case 'readInto': {
+      const lengthBytes = uint(b.lengthBytes, 'lengthBytes', IO_SIZE_BYTES_MAX);
+      const into = segments(b.into, 'into');
+      if (into.totalBytes < lengthBytes) bad(`into holds ${into.totalBytes} bytes, less than lengthBytes ${lengthBytes}`);
+      return { op, handle: uint(b.handle, 'handle'), offsetBytes: uint(b.offsetBytes, 'offsetBytes'), lengthBytes, into: into.list };
+    }
+    case 'writeFrom':
+      return { op, handle: uint(b.handle, 'handle'), offsetBytes: uint(b.offsetBytes, 'offsetBytes'), from: segments(b.from, 'from').list };
     case 'truncate':
       return { op, ino: uint(b.ino, 'ino'), sizeBytes: uint(b.sizeBytes, 'sizeBytes') };
     case 'mkdir':
@@ -351,12 +391,116 @@ export function parseFsRequest(op: string, body: unknown): FsRequest {
 
 // ---- client ----------------------------------------------------------------------------
 
-/** Typed client over a context whose manifest names the fs endpoint. Errors throw ServiceError with an errno code. */
-export class FsClient {
+/** What the client needs of its context: calls, and memory to lend for the by-grant paths (without it every read and write is inline). */
+export type FsCaller = Pick<ServiceContext, 'call'> & Partial<Pick<ServiceContext, 'memory'>>;
+
+interface StagingSlot {
+  region: Region;
+  /** The whole slot, IO_SIZE_BYTES_MAX bytes, lent 'rw' to the fs endpoint as `grantId`. */
+  view: Uint8Array;
+  grantId: number;
+}
+
+/**
+ * The client's staging: up to CLIENT_STAGING_SLOTS_MAX slots of IO_SIZE_BYTES_MAX bytes,
+ * each a region allocated and lent to the fs endpoint the first time a call needs it and
+ * reused after. A slot serves one call at a time; a call that finds none free (all busy at
+ * the limit, or memory not to be had) goes inline. After an allocation or grant fails the
+ * client stops trying and stays inline.
+ */
+class ClientStaging {
+  private readonly idle: StagingSlot[] = [];
+  private slotCount = 0;
+  private unavailable = false;
+
   constructor(
-    private readonly ctx: ServiceContext,
+    private readonly memory: NonNullable<FsCaller['memory']>,
+    private readonly endpoint: string,
+  ) {}
+
+  take(): StagingSlot | undefined {
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    if (this.unavailable || this.slotCount >= CLIENT_STAGING_SLOTS_MAX) return undefined;
+    let region: Region | undefined;
+    try {
+      region = this.memory.alloc(IO_SIZE_BYTES_MAX);
+      const grantId = this.memory.grant(region, this.endpoint, 'rw');
+      this.slotCount++;
+      return { region, view: this.memory.view(region, 0, IO_SIZE_BYTES_MAX), grantId };
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      if (region) this.memory.free(region);
+      this.unavailable = true; // NOMEM, NOCAP, a kernel without grants: inline from now on
+      return undefined;
+    }
+  }
+
+  give(slot: StagingSlot): void {
+    if (slot.view.length !== IO_SIZE_BYTES_MAX) throw new Error('fs client: a staging slot came back resized');
+    this.idle.push(slot);
+  }
+
+  /** A slot whose grant the fs no longer holds (it restarted: the kernel dropped its grants): freed, not reused. */
+  discard(slot: StagingSlot): void {
+    this.slotCount--;
+    try {
+      this.memory.free(slot.region);
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+    }
+  }
+
+  /** Frees the idle slots (busy ones come back to the pool and are reused). */
+  release(): void {
+    for (const slot of this.idle.splice(0)) this.discard(slot);
+  }
+}
+
+/**
+ * Typed client over a context whose manifest names the fs endpoint. Errors throw
+ * ServiceError with an errno code (GRANT for a bad grant given to writeFrom / readInto).
+ *
+ * read and write of GRANT_IO_BYTES_MIN bytes or more go by grant through the client's
+ * staging (ClientStaging) when the context can lend memory: one copy into or out of the
+ * staging slot instead of the message copies. Should the fs no longer hold the slot's
+ * grant (it restarted), the call is made again inline and the slot is dropped.
+ */
+export class FsClient {
+  private stagingPool?: ClientStaging;
+
+  constructor(
+    private readonly ctx: FsCaller,
     readonly endpoint: string = FS_ENDPOINT,
   ) {}
+
+  private staging(): ClientStaging | undefined {
+    if (!this.stagingPool && this.ctx.memory) this.stagingPool = new ClientStaging(this.ctx.memory, this.endpoint);
+    return this.stagingPool;
+  }
+
+  /** Runs `viaGrant` with a staging slot when one is free; inline otherwise, or if the fs refuses the slot's grant. */
+  private async staged<T>(viaGrant: (slot: StagingSlot) => Promise<T>, inline: () => Promise<T>): Promise<T> {
+    const pool = this.staging();
+    const slot = pool?.take();
+    if (!pool || !slot) return inline();
+    let keep = true;
+    try {
+      return await viaGrant(slot);
+    } catch (e) {
+      if (!(e instanceof ServiceError) || e.code !== 'GRANT') throw e;
+      keep = false;
+      pool.discard(slot);
+      return inline(); // a read or a write at an offset: doing it again is harmless
+    } finally {
+      if (keep) pool.give(slot);
+    }
+  }
+
+  /** Frees the staging memory the client holds while idle (it is allocated again if needed). */
+  releaseStaging(): void {
+    this.stagingPool?.release();
+  }
 
   private call<T>(op: FsOp, body: Record<string, unknown>): Promise<T> {
     return this.ctx.call<T>(this.endpoint, op, body);
@@ -388,10 +532,28 @@ export class FsClient {
     await this.call('close', { handle });
   }
   async read(handle: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
-    return (await this.call<{ data: Uint8Array }>('read', { handle, offsetBytes, lengthBytes })).data;
+    const inline = async () => (await this.call<{ data: Uint8Array }>('read', { handle, offsetBytes, lengthBytes })).data;
+    if (lengthBytes < GRANT_IO_BYTES_MIN || lengthBytes > IO_SIZE_BYTES_MAX) return inline();
+    return this.staged(async (slot) => {
+      const countBytes = await this.readInto(handle, offsetBytes, lengthBytes, [{ grantId: slot.grantId, offsetBytes: 0, lengthBytes }]);
+      return slot.view.slice(0, countBytes);
+    }, inline);
   }
   async write(handle: number, offsetBytes: number, data: Uint8Array): Promise<number> {
-    return (await this.call<{ countBytes: number }>('write', { handle, offsetBytes, data })).countBytes;
+    const inline = async () => (await this.call<{ countBytes: number }>('write', { handle, offsetBytes, data })).countBytes;
+    if (data.length < GRANT_IO_BYTES_MIN || data.length > IO_SIZE_BYTES_MAX) return inline();
+    return this.staged((slot) => {
+      slot.view.set(data);
+      return this.writeFrom(handle, offsetBytes, [{ grantId: slot.grantId, offsetBytes: 0, lengthBytes: data.length }]);
+    }, inline);
+  }
+  /** Writes the bytes of `from` (memory the caller lent the fs endpoint with 'r'), in order, at offsetBytes; resolves with the count. */
+  async writeFrom(handle: number, offsetBytes: number, from: Segment[]): Promise<number> {
+    return (await this.call<{ countBytes: number }>('writeFrom', { handle, offsetBytes, from })).countBytes;
+  }
+  /** Reads up to lengthBytes at offsetBytes into `into` (memory lent with 'w'), in order; resolves with the count (short at the end of the file). */
+  async readInto(handle: number, offsetBytes: number, lengthBytes: number, into: Segment[]): Promise<number> {
+    return (await this.call<{ countBytes: number }>('readInto', { handle, offsetBytes, lengthBytes, into })).countBytes;
   }
   truncate(ino: number, sizeBytes: number): Promise<Attr> {
     return this.call('truncate', { ino, sizeBytes });

@@ -55,7 +55,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
     const t0 = ctx.clock.nowMs();
     const mounted = (async () => {
       try {
-        const r = await Filesystem.mount(new ContentChunks(content), log, now, { checkpoints: config.checkpoints !== false });
+        const r = await Filesystem.mount(new ContentChunks(content, ctx.memory), log, now, { checkpoints: config.checkpoints !== false });
         fs = r.fs;
         report = { replayedRecords: r.replayed, orphansFreed: r.orphansFreed, inodes: r.fs.stats().inodes, mountMs: ctx.clock.nowMs() - t0 };
         ctx.log(`mounted: ${report.inodes} inodes, ${r.fs.stats().snapshots} snapshot(s), replayed ${r.replayed} records, freed ${r.orphansFreed} orphaned inode(s)`);
@@ -94,7 +94,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
           });
         }
         const parsed = parseFsRequest(req.op, req.body); // before the mount wait: bad input is refused at once
-        return dispatchFs(await ready(), parsed, usage);
+        return dispatchFs(await ready(), parsed, usage, ctx.memory);
       },
       async stop() {
         if (!fs) return;
