@@ -15,6 +15,13 @@
  * freed and which now hold exactly a held object (directories it changed, inodes it made),
  * so the cache stays what the state describes and the next materialisation re-encodes nothing.
  *
+ * A directory wide enough to be stored split (tree.ts 'D') is re-made from its last
+ * materialisation: its sorted names are reused while the names are the same, and a piece
+ * whose entries are equal to one of the last time keeps its hash and bytes, so a change in
+ * a directory of 10^5 names encodes and hashes one piece and the short 'D' object, not
+ * the whole list. Pieces are cached beside the inodes' objects, counted by the cached
+ * directories naming them.
+ *
  * Invariant (what makes the early stop in `dropUp` sound): an inode that is not cached has
  * no cached ancestor. Objects are pure functions of the state: materialise() of an
  * unchanged state returns the same root hash, and equal subtrees have equal hashes.
@@ -24,7 +31,7 @@ import { ROOT_INO } from './protocol.ts';
 import type { FsState } from './state.ts';
 import type { FsRecord } from './records.ts';
 import { hashKey } from './pages.ts';
-import { encodeStored, hashObject, type EntryTuple, type ObjectSource, type PageTuple, type TreeObject } from './tree.ts';
+import { childrenOf, encodePiece, encodeSplitDir, encodeStored, hashObject, isSplit, pieceCounts, sameHash, type EntryTuple, type ObjectSource, type PageTuple, type PieceRef, type TreeObject } from './tree.ts';
 import type { LiveTree } from './state-snapshots.ts';
 
 interface Made {
@@ -32,8 +39,10 @@ interface Made {
   obj: TreeObject;
   /** Encoded lazily for an object a restore put here (it was held: only `missing` needs bytes). */
   bytes?: Uint8Array;
-  /** Part chunks of an indirect file manifest (tree.ts), stored beside `bytes`. */
+  /** Part chunks of an indirect file manifest (tree.ts), stored beside `bytes` (a split directory's pieces are objects of their own: `pieces`). */
   parts?: Uint8Array[];
+  /** A split directory's pieces, in order (their objects are kind 'piece'). */
+  pieces?: Made[];
 }
 
 /** An object as `missing` hands it out: with its bytes. */
@@ -44,7 +53,9 @@ export class Materialiser implements ObjectSource, LiveTree {
   /** Objects of cached inodes by hex hash, with how many cached inodes have each. */
   private readonly byHash = new Map<string, { made: Made; count: number }>();
   private readonly parentsOf = new Map<number, Set<number>>();
-  /** Objects encoded since the engine started (a second materialisation adds only what changed). */
+  /** The last object made of each split directory, kept after a drop: the next make reuses its names and pieces. */
+  private readonly lastSplit = new Map<number, Made>();
+  /** Objects encoded since the engine started (a second materialisation adds only what changed; a split directory counts its new pieces too). */
   objectsEncoded = 0;
 
   object(hash: Uint8Array): TreeObject | undefined {
@@ -55,15 +66,24 @@ export class Materialiser implements ObjectSource, LiveTree {
     this.byIno.clear();
     this.byHash.clear();
     this.parentsOf.clear();
+    this.lastSplit.clear();
+  }
+
+  private count(made: Made, by: 1 | -1): void {
+    const k = hashKey(made.hash);
+    const e = this.byHash.get(k);
+    if (by > 0) {
+      if (e) e.count++;
+      else this.byHash.set(k, { made, count: 1 });
+    } else if (--e!.count === 0) this.byHash.delete(k);
   }
 
   private drop(ino: number): boolean {
     const m = this.byIno.get(ino);
     if (!m) return false;
     this.byIno.delete(ino);
-    const k = hashKey(m.hash);
-    const e = this.byHash.get(k)!;
-    if (--e.count === 0) this.byHash.delete(k);
+    this.count(m, -1);
+    for (const p of m.pieces ?? []) this.count(p, -1);
     return true;
   }
 
@@ -107,6 +127,7 @@ export class Materialiser implements ObjectSource, LiveTree {
       case 'FsFree':
         this.drop(record.payload.ino);
         this.parentsOf.delete(record.payload.ino);
+        this.lastSplit.delete(record.payload.ino);
         return;
       case 'FsRestore':
         return; // applyRestore told this cache what it changed (gone, changed), if it was the one given to apply
@@ -125,12 +146,32 @@ export class Materialiser implements ObjectSource, LiveTree {
   gone(ino: number): void {
     this.drop(ino);
     this.parentsOf.delete(ino);
+    this.lastSplit.delete(ino);
   }
 
   restored(state: FsState, ino: number, hash: Uint8Array, obj: TreeObject): void {
     this.drop(ino);
-    this.put(ino, { hash, obj });
+    this.lastSplit.delete(ino);
     const n = state.inode(ino);
+    if (obj.kind === 'dir') {
+      // Cache it only if materialising the state would give this very object: not a wide
+      // directory held in the 'd' form of before 'D' (it now materialises split), and not
+      // one with an entry left uncached for that reason (no cached object above an uncached one).
+      if (isSplit(obj.entries.length) !== (obj.pieces !== undefined)) return;
+      for (const e of n.dir!.entries.values()) if (!this.byIno.has(e.ino)) return;
+    }
+    const made: Made = { hash, obj };
+    if (obj.kind === 'dir' && obj.pieces) {
+      // Held pieces: their objects are sliced from the entries (bytes made if `missing` needs them).
+      let at = 0;
+      made.pieces = obj.pieces.map((p) => {
+        const piece: Made = { hash: p.hash, obj: { kind: 'piece', entries: obj.entries.slice(at, at + p.count) } };
+        at += p.count;
+        return piece;
+      });
+      this.lastSplit.set(ino, made);
+    }
+    this.put(ino, made);
     if (n.dir) {
       for (const e of n.dir.entries.values()) {
         if (state.inode(e.ino).dir) continue;
@@ -143,10 +184,8 @@ export class Materialiser implements ObjectSource, LiveTree {
 
   private put(ino: number, made: Made): void {
     this.byIno.set(ino, made);
-    const k = hashKey(made.hash);
-    const e = this.byHash.get(k);
-    if (e) e.count++;
-    else this.byHash.set(k, { made, count: 1 });
+    this.count(made, 1);
+    for (const p of made.pieces ?? []) this.count(p, 1);
   }
 
   /** The root hash of the live tree; every object of it is then in this cache. */
@@ -160,18 +199,23 @@ export class Materialiser implements ObjectSource, LiveTree {
     const n = state.inode(ino);
     let obj: TreeObject;
     if (n.dir) {
-      const names = [...n.dir.entries.keys()].sort();
+      const dir = n.dir;
+      const last = this.lastSplit.get(ino);
+      const names = last && sameNames(last.obj, dir.entries) ? (last.obj as Extract<TreeObject, { kind: 'dir' }>).entries.map((e) => e[0]) : [...dir.entries.keys()].sort();
       const entries: EntryTuple[] = names.map((name) => {
-        const e = n.dir!.entries.get(name)!;
+        const e = dir.entries.get(name)!;
         const child = this.make(state, e.ino);
         if (child.obj.kind !== 'dir') {
           let set = this.parentsOf.get(e.ino);
           if (!set) this.parentsOf.set(e.ino, (set = new Set()));
           set.add(ino);
         }
-        return [name, child.obj.kind, child.hash];
+        return [name, child.obj.kind as EntryTuple[1], child.hash];
       });
-      obj = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
+      const dirObj: Extract<TreeObject, { kind: 'dir' }> = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
+      if (isSplit(entries.length)) return this.makeSplit(ino, dirObj, last);
+      this.lastSplit.delete(ino);
+      obj = dirObj;
     } else if (n.pages) {
       const pages: PageTuple[] = [...n.pages].sort((a, b) => a[0] - b[0]).map(([index, p]) => [index, p.hash, p.lengthBytes]);
       obj = { kind: 'file', mode: n.mode, uid: n.uid, gid: n.gid, sizeBytes: n.sizeBytes, mtime: n.mtime, pages };
@@ -180,6 +224,35 @@ export class Materialiser implements ObjectSource, LiveTree {
     this.objectsEncoded++;
     const made: Made = { hash: hashObject(bytes), obj, bytes, parts };
     this.put(ino, made);
+    return made;
+  }
+
+  /** A split directory from its entries, each piece equal to one of `last`'s taken from it as it is. */
+  private makeSplit(ino: number, obj: Extract<TreeObject, { kind: 'dir' }>, last: Made | undefined): Made {
+    const old = new Map<string, Made>(); // first name -> a piece of the last object
+    for (const p of last?.pieces ?? []) old.set((p.obj as Extract<TreeObject, { kind: 'piece' }>).entries[0][0], p);
+    const pieces: Made[] = [];
+    const refs: PieceRef[] = [];
+    let at = 0;
+    for (const count of pieceCounts(obj.entries)) {
+      const slice = obj.entries.slice(at, at + count);
+      at += count;
+      const prev = old.get(slice[0][0]);
+      let piece: Made;
+      if (prev && sameEntries((prev.obj as Extract<TreeObject, { kind: 'piece' }>).entries, slice)) piece = prev;
+      else {
+        const bytes = encodePiece(slice);
+        this.objectsEncoded++;
+        piece = { hash: hashObject(bytes), obj: { kind: 'piece', entries: slice }, bytes, parts: [] };
+      }
+      pieces.push(piece);
+      refs.push({ hash: piece.hash, count });
+    }
+    const bytes = encodeSplitDir(obj, refs);
+    this.objectsEncoded++;
+    const made: Made = { hash: hashObject(bytes), obj, bytes, parts: [], pieces };
+    this.put(ino, made);
+    this.lastSplit.set(ino, made);
     return made;
   }
 
@@ -201,11 +274,24 @@ export class Materialiser implements ObjectSource, LiveTree {
         const e = encodeStored(made.obj);
         if (hashKey(hashObject(e.bytes)) !== k) throw new Error(`materialise: object ${k} encodes to another hash`);
         made.bytes = e.bytes;
-        made.parts = e.parts;
+        made.parts = made.obj.kind === 'file' ? e.parts : []; // a split directory's pieces are stored as objects of their own
       }
       out.set(k, made as Stored);
-      if (made.obj.kind === 'dir') for (const e of made.obj.entries) todo.push(e[2]);
+      for (const h of childrenOf(made.obj)) todo.push(h);
     }
     return out;
   }
+}
+
+/** Whether split directory object `o` has exactly the names of `entries` (its names are unique). */
+function sameNames(o: TreeObject, entries: ReadonlyMap<string, unknown>): boolean {
+  if (o.kind !== 'dir' || o.entries.length !== entries.size) return false;
+  for (const e of o.entries) if (!entries.has(e[0])) return false;
+  return true;
+}
+
+function sameEntries(a: readonly EntryTuple[], b: readonly EntryTuple[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1] || !sameHash(a[i][2], b[i][2])) return false;
+  return true;
 }

@@ -2,8 +2,9 @@
  * Comparing and measuring trees of objects (tree.ts): diff of two roots, and the figures
  * `snapshotList` reports. Pure functions over an ObjectSource; nothing here changes state.
  *
- * Diff walks both trees together and skips every pair of equal hashes, so its cost grows
- * with the difference, not the tree. Every path under an added or removed directory is
+ * Diff walks both trees together and skips every pair of equal hashes (entries, and the
+ * equal pieces of two split directories, tree.ts), so its cost grows with the difference,
+ * not the tree. Every path under an added or removed directory is
  * listed (the directory first). A path whose kind changed is 'type'. A file is 'modified'
  * when its pages, size, mode or owner differ (`what` says which); a directory when its
  * mode or owner differ; a symlink when its target, mode or owner differ. Times alone are not a
@@ -24,7 +25,7 @@
 import { blake3 } from '@noble/hashes/blake3.js';
 import { encode } from '../../kernel/codec.ts';
 import { hashKey } from './pages.ts';
-import { sameHash, typeOf, type ObjectSource, type TreeObject } from './tree.ts';
+import { asNode, childrenOf, sameHash, typeOf, type NodeObject, type ObjectSource, type TreeObject } from './tree.ts';
 import type { DiffEntry } from './protocol.ts';
 
 export type { DiffEntry };
@@ -33,10 +34,25 @@ type ChangeField = NonNullable<DiffEntry['what']>[number];
 /** Bounds a diff's reply: a larger difference is cut and `truncated` set. */
 export const DIFF_ENTRIES_MAX = 100_000;
 
-function need(src: ObjectSource, hash: Uint8Array): TreeObject {
+function need(src: ObjectSource, hash: Uint8Array): NodeObject {
+  return asNode(needAny(src, hash), `diff: object ${hashKey(hash)}`);
+}
+
+function needAny(src: ObjectSource, hash: Uint8Array): TreeObject {
   const o = src.object(hash);
   if (!o) throw new Error(`diff: object ${hashKey(hash)} is not available`);
   return o;
+}
+
+/** Where each piece of a split directory starts, by entry index -> piece hash (empty for a 'd' directory). */
+function pieceStarts(o: Extract<TreeObject, { kind: 'dir' }>): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  let at = 0;
+  for (const p of o.pieces ?? []) {
+    out.set(at, p.hash);
+    at += p.count;
+  }
+  return out;
 }
 
 function sizeOf(o: TreeObject): number | undefined {
@@ -56,7 +72,7 @@ function samePages(a: Extract<TreeObject, { kind: 'file' }>, b: Extract<TreeObje
   return true;
 }
 
-function fieldsChanged(a: TreeObject, b: TreeObject): ChangeField[] {
+function fieldsChanged(a: NodeObject, b: NodeObject): ChangeField[] {
   const out: ChangeField[] = [];
   if (a.kind === 'file' && b.kind === 'file') {
     if (!samePages(a, b)) out.push('content');
@@ -72,7 +88,7 @@ function fieldsChanged(a: TreeObject, b: TreeObject): ChangeField[] {
 type Listed = DiffEntry & { key?: string };
 
 /** Hex key of an object's kind, mode, owner and contents, times aside; a directory's from its entries' names and keys. */
-function likeKey(o: TreeObject, childKeys: string[]): string {
+function likeKey(o: NodeObject, childKeys: string[]): string {
   let value: unknown[];
   if (o.kind === 'file') value = ['f', o.mode, o.uid, o.gid, o.sizeBytes, o.pages];
   else if (o.kind === 'symlink') value = ['l', o.mode, o.uid, o.gid, o.target];
@@ -151,7 +167,7 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
     return true;
   };
   /** Lists `o` and everything under it; returns its likeKey. */
-  const whole = (path: string, o: TreeObject, change: 'added' | 'removed'): string => {
+  const whole = (path: string, o: NodeObject, change: 'added' | 'removed'): string => {
     const size = sizeOf(o);
     const e: Listed = { path, change, type: typeOf(o), ...(change === 'added' ? { sizeBytesAfter: size } : { sizeBytesBefore: size }) };
     if (!push(e)) return '';
@@ -172,9 +188,30 @@ export function diffTrees(src: ObjectSource, rootA: Uint8Array, rootB: Uint8Arra
     const what = fieldsChanged(a, b);
     if (what.length) push({ path, change: 'modified', type: b.kind, sizeBytesBefore: sizeOf(a), sizeBytesAfter: sizeOf(b), what });
     if (a.kind !== 'dir' || b.kind !== 'dir') return;
+    // Split directories: where both sides start an equal piece, its entries are equal; skip it whole.
+    const startsA = a.pieces && b.pieces ? pieceStarts(a) : undefined;
+    const startsB = startsA ? pieceStarts(b) : undefined;
+    const countA = new Map<number, number>();
+    if (startsA) {
+      let at = 0;
+      for (const p of a.pieces!) {
+        countA.set(at, p.count);
+        at += p.count;
+      }
+    }
     let i = 0;
     let j = 0;
     while (i < a.entries.length || j < b.entries.length) {
+      if (startsA) {
+        const pa = startsA.get(i);
+        const pb = pa && startsB!.get(j);
+        if (pb && sameHash(pa, pb)) {
+          const n = countA.get(i)!;
+          i += n;
+          j += n;
+          continue;
+        }
+      }
       const ea = a.entries[i];
       const eb = b.entries[j];
       if (eb === undefined || (ea !== undefined && ea[0] < eb[0])) {
@@ -210,11 +247,12 @@ export function treeFigures(src: ObjectSource, root: Uint8Array, memo: Map<strin
   const k = hashKey(root);
   const known = memo.get(k);
   if (known) return known;
-  const o = need(src, root);
+  const o = needAny(src, root);
   const f: TreeFigures = { fileCount: 0, dirCount: 0, sizeBytes: 0 };
-  if (o.kind === 'dir') {
-    f.dirCount = 1;
-    for (const [, , h] of o.entries) {
+  if (o.kind === 'dir' || o.kind === 'piece') {
+    // A split directory sums its pieces (memoised: an unchanged piece costs one lookup), a piece its entries.
+    if (o.kind === 'dir') f.dirCount = 1;
+    for (const h of childrenOf(o)) {
       const c = treeFigures(src, h, memo);
       f.fileCount += c.fileCount;
       f.dirCount += c.dirCount;
@@ -233,8 +271,8 @@ export function treePages(src: ObjectSource, root: Uint8Array, into = new Map<st
   const k = hashKey(root);
   if (seen.has(k)) return into;
   seen.add(k);
-  const o = need(src, root);
-  if (o.kind === 'dir') for (const [, , h] of o.entries) treePages(src, h, into, seen);
+  const o = needAny(src, root);
+  if (o.kind === 'dir' || o.kind === 'piece') for (const h of childrenOf(o)) treePages(src, h, into, seen);
   else if (o.kind === 'file') for (const [, h, l] of o.pages) if (h) into.set(hashKey(h), Math.max(l, into.get(hashKey(h)) ?? 0));
   return into;
 }

@@ -17,7 +17,7 @@
 import { fsError, ROOT_INO, type Attr, type DirEntry } from './protocol.ts';
 import type { FsState } from './state.ts';
 import { hashKey } from './pages.ts';
-import type { TreeObject } from './tree.ts';
+import type { NodeObject } from './tree.ts';
 import { PAGE_SIZE_BYTES } from './limits.ts';
 
 export const VIRTUAL_INO_BASE = 2 ** 50;
@@ -46,13 +46,14 @@ export class SnapshotView {
 
   constructor(private readonly state: () => FsState) {}
 
-  private node(ino: number): { v: VNode; obj: TreeObject } {
+  private node(ino: number): { v: VNode; obj: NodeObject } {
     const v = this.nodes.get(ino);
     if (!v) throw fsError('ESTALE', `no inode ${ino}`);
     const s = this.state().snapshots.get(v.snap);
     if (!s || hashKey(s.root) !== v.root) throw fsError('ESTALE', `snapshot '${v.snap}' is gone`);
     const held = this.state().held.get(hashKey(v.hash));
     if (!held) throw fsError('ESTALE', `inode ${ino} is gone`);
+    if (held.obj.kind === 'piece') throw fsError('EIO', `inode ${ino} names a directory piece: the snapshot's tree is damaged`);
     return { v, obj: held.obj };
   }
 

@@ -4,8 +4,11 @@
  * records, live and on replay alike.
  *
  * Held objects. `state.held` holds every tree object (tree.ts) some snapshot reaches,
- * decoded; it is closed downwards (a held directory's children are held). Each counts its
- * references (snapshot roots and held directories' entries), so a delete frees what only
+ * decoded, the pieces of split directories included; it is closed downwards (a held
+ * object's children, tree.childrenOf, are held). Each counts its references (snapshot
+ * roots, and held objects naming it: a split directory its pieces, a piece or a 'd'
+ * directory its entries), so a snapshot of a wide directory that changed in one piece
+ * counts references from the new piece only, and a delete frees what only
  * its snapshot held without walking what the others hold. Snapshots take
  * no chunk references, so FsSnapshotCreate and FsSnapshotDelete stay one record each
  * however large the tree (a reference per object would pass Axiom's 4096 records per
@@ -27,7 +30,7 @@ import { ROOT_INO } from './protocol.ts';
 import type { ChunkDelta, FsState, Inode } from './state.ts';
 import type { FsRecord, FsRecords, Time } from './records.ts';
 import { hashKey } from './pages.ts';
-import { sameHash, type ObjectSource, type TreeObject } from './tree.ts';
+import { asNode, childrenOf, sameHash, type DirObject, type NodeObject, type ObjectSource, type TreeObject } from './tree.ts';
 import { Materialiser } from './materialise.ts';
 
 function fail(message: string): never {
@@ -50,23 +53,20 @@ export function applySnapshotCreate(s: FsState, p: FsRecords['FsSnapshotCreate']
     if (taken.length === 0 && obj.kind !== 'dir') fail(`FsSnapshotCreate: the root of '${p.name}' is not a directory`);
     s.held.set(k, { hash: h, obj, refs: 0 });
     taken.push(k);
-    if (obj.kind === 'dir') for (const e of obj.entries) todo.push(e[2]);
+    for (const c of childrenOf(obj)) todo.push(c);
   }
-  // References: the new objects' entries, and the root (held before or not).
-  for (const k of taken) {
-    const obj = s.held.get(k)!.obj;
-    if (obj.kind === 'dir') for (const e of obj.entries) s.held.get(hashKey(e[2]))!.refs++;
-  }
+  // References: the new objects' children (a split directory's pieces, a piece's entries), and the root (held before or not).
+  for (const k of taken) for (const c of childrenOf(s.held.get(k)!.obj)) s.held.get(hashKey(c))!.refs++;
   s.held.get(hashKey(p.root))!.refs++;
   s.snapshots.set(p.name, { root: p.root, t: p.t });
 }
 
-/** What every held object's `refs` must be: roots of snapshots plus entries of held directories. */
+/** What every held object's `refs` must be: roots of snapshots plus children (tree.childrenOf) of held objects. */
 export function countHeldRefs(s: FsState): Map<string, number> {
   const out = new Map<string, number>();
   const add = (h: Uint8Array) => out.set(hashKey(h), (out.get(hashKey(h)) ?? 0) + 1);
   for (const snap of s.snapshots.values()) add(snap.root);
-  for (const h of s.held.values()) if (h.obj.kind === 'dir') for (const e of h.obj.entries) add(e[2]);
+  for (const h of s.held.values()) for (const c of childrenOf(h.obj)) add(c);
   return out;
 }
 
@@ -93,7 +93,7 @@ export function reachable(s: FsState, roots: Iterable<Uint8Array>): Set<string> 
     if (marked.has(k)) continue;
     const held = s.held.get(k) ?? fail(`held objects are not closed: ${k} is missing`);
     marked.add(k);
-    if (held.obj.kind === 'dir') for (const e of held.obj.entries) todo.push(e[2]);
+    for (const c of childrenOf(held.obj)) todo.push(c);
   }
   return marked;
 }
@@ -111,11 +111,11 @@ export function applySnapshotDelete(s: FsState, p: FsRecords['FsSnapshotDelete']
     const h = s.held.get(k) ?? fail(`held objects are not closed: ${k} is missing`);
     if (--h.refs > 0) continue;
     s.held.delete(k);
-    if (h.obj.kind === 'dir') for (const e of h.obj.entries) todo.push(e[2]);
+    for (const c of childrenOf(h.obj)) todo.push(c);
   }
 }
 
-function newInode(s: FsState, obj: TreeObject, ino: number, parent: number, t: Time): Inode {
+function newInode(s: FsState, obj: NodeObject, ino: number, parent: number, t: Time): Inode {
   const n: Inode = { ino, type: obj.kind, mode: obj.mode, uid: obj.uid, gid: obj.gid, nlink: 1, sizeBytes: 0, atime: obj.mtime, mtime: obj.mtime, ctime: t, dataVersion: 0 };
   if (obj.kind === 'file') {
     n.sizeBytes = obj.sizeBytes;
@@ -144,10 +144,9 @@ export interface LiveTree {
   restored(s: FsState, ino: number, hash: Uint8Array, obj: TreeObject): void;
 }
 
-type DirObject = Extract<TreeObject, { kind: 'dir' }>;
-
-function heldObject(s: FsState, hash: Uint8Array): TreeObject {
-  return s.held.get(hashKey(hash))?.obj ?? fail(`FsRestore: object ${hashKey(hash)} is not held`);
+function heldObject(s: FsState, hash: Uint8Array): NodeObject {
+  const obj = s.held.get(hashKey(hash))?.obj ?? fail(`FsRestore: object ${hashKey(hash)} is not held`);
+  return asNode(obj, `FsRestore: object ${hashKey(hash)}`);
 }
 
 /** Drops one name of inode `ino` (and, for a directory, everything under it); frees what is left with no name. */

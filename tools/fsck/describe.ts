@@ -14,7 +14,7 @@ import { hexOf } from '../../services/content/errors.ts';
 import { ROOT_INO } from '../../services/fs/protocol.ts';
 import type { Inode } from '../../services/fs/state.ts';
 import type { Time } from '../../services/fs/records.ts';
-import { decodeObject, partsNamed, type TreeObject } from '../../services/fs/tree.ts';
+import { decodeObject, partsNamed, type NodeObject } from '../../services/fs/tree.ts';
 import { chunkBytes } from './content.ts';
 import type { ImageExamination } from './index.ts';
 import { PREVIEW_SIZE_BYTES } from './limits.ts';
@@ -128,16 +128,18 @@ async function describeSnapshotPath(x: ImageExamination & Required<Pick<ImageExa
   }
   const snap = x.state.snapshots.get(name);
   if (!snap) throw new DescribeError(`/.snapshots/${name}: no such snapshot`);
-  const load = async (hash: Uint8Array, at: string): Promise<TreeObject> => {
+  const load = async (hash: Uint8Array, at: string): Promise<NodeObject> => {
     const bytes = await x.content.read(hash);
     if (!bytes) throw new DescribeError(`${at}: tree object ${hexOf(hash)} is missing or damaged`);
-    const parts = new Map<string, Uint8Array>(); // an indirect file manifest's parts
+    const parts = new Map<string, Uint8Array>(); // an indirect file manifest's parts, a split directory's pieces
     for (const p of partsNamed(bytes)) {
       const pb = await x.content.read(p);
-      if (!pb) throw new DescribeError(`${at}: manifest part ${hexOf(p)} is missing or damaged`);
+      if (!pb) throw new DescribeError(`${at}: manifest part or directory piece ${hexOf(p)} is missing or damaged`);
       parts.set(hexOf(p), pb);
     }
-    return decodeObject(bytes, (h) => parts.get(hexOf(h)));
+    const obj = decodeObject(bytes, (h) => parts.get(hexOf(h)));
+    if (obj.kind === 'piece') throw new DescribeError(`${at}: tree object ${hexOf(hash)} is a directory piece, not a file, directory or symlink`);
+    return obj;
   };
   let hash = snap.root;
   let at = `/.snapshots/${name}`;
@@ -162,7 +164,8 @@ async function describeSnapshotPath(x: ImageExamination & Required<Pick<ImageExa
       return r.row;
     });
   } else if (obj.kind === 'dir') {
-    lines.push(`  ${obj.entries.length} entr${obj.entries.length === 1 ? 'y' : 'ies'}:`);
+    lines.push(`  ${obj.entries.length} entr${obj.entries.length === 1 ? 'y' : 'ies'}${obj.pieces ? `, stored split in ${obj.pieces.length} piece(s)` : ''}:`);
+    if (obj.pieces) data.pieces = obj.pieces.map((p) => ({ object: hexOf(p.hash), entries: p.count }));
     data.entries = obj.entries.map(([n, type, h]) => (lines.push(`    ${type.padEnd(7)}  ${hexOf(h).slice(0, 16)}  ${n}`), { name: n, type, object: hexOf(h) }));
   } else {
     lines.push(`  -> ${obj.target}`);

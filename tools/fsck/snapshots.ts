@@ -1,8 +1,9 @@
 /**
  * Snapshots' Merkle trees, walked from each root through the content store as rebuilt
  * offline: every object must be a stored chunk whose bytes hash to its name and decode
- * as a tree object (an indirect file manifest with every part it names, each reached
- * too), and every page a file manifest names must be a stored chunk. Objects
+ * as a tree object (an indirect file manifest with every part it names, a split directory
+ * with every piece it names, each reached too; an entry may not name a piece), and every
+ * page a file manifest names must be a stored chunk. Objects
  * shared by many snapshots are checked once. The walk is bounded by the number of chunks.
  *
  * Also yields the roots a gc would be given for snapshots (every object and page they
@@ -87,20 +88,22 @@ async function loadObject(hash: Uint8Array, content: ContentView, snapshot: stri
   if (!bytes) return { obj: null, parts: [] }; // a damaged chunk: refs.ts reports it once, with every path it affects
   let parts: Uint8Array[] = [];
   try {
-    // An indirect file manifest (a file past one chunk's worth of pages) lists its parts.
+    // An indirect file manifest (a file past one chunk's worth of pages) lists its parts, a split directory its pieces.
     parts = partsNamed(bytes);
     const partBytes = new Map<string, Uint8Array>();
     for (const part of parts) {
       const pk = hashKey(part);
       if (!content.index.get(pk)) {
-        f.problem('snapshot', 'missing-object', `${snapshot}:${pk}`, `${path}: manifest part ${pk} of snapshot '${snapshot}' is not stored`, { paths: [path] });
+        f.problem('snapshot', 'missing-object', `${snapshot}:${pk}`, `${path}: manifest part or directory piece ${pk} of snapshot '${snapshot}' is not stored`, { paths: [path] });
         return { obj: null, parts };
       }
       const pb = await content.read(part).catch(() => undefined);
       if (!pb) return { obj: null, parts }; // damaged: reported by refs.ts with its paths
       partBytes.set(pk, pb);
     }
-    return { obj: decodeObject(bytes, (h) => partBytes.get(hashKey(h))), parts };
+    const obj = decodeObject(bytes, (h) => partBytes.get(hashKey(h)));
+    if (obj.kind === 'piece') throw new Error('an entry names a directory piece, not a file, directory or symlink');
+    return { obj, parts };
   } catch (e) {
     f.problem('snapshot', 'bad-object', `${snapshot}:${k}`, `${path}: tree object ${k} does not decode: ${(e as Error).message}`, { paths: [path] });
     return { obj: null, parts };
