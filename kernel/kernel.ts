@@ -23,7 +23,7 @@ import { encode, decode } from './codec.ts';
 import { ServiceError, type WireError } from './errors.ts';
 import { Random } from './random.ts';
 import { Deque } from './deque.ts';
-import { TimerHeap } from './timers.ts';
+import { TimerHeap, type TimerEntry } from './timers.ts';
 import { Trace, type EndpointCounters } from './trace.ts';
 import { MemoryManager, type Region, type Rights } from './memory.ts';
 import { PhysicalMemory } from './machine/physical-memory.ts';
@@ -34,6 +34,7 @@ import {
   MAILBOX_DEPTH_MAX,
   MEMORY_SIZE_BYTES_DEFAULT,
   MESSAGE_SIZE_BYTES_MAX,
+  SCHEDULER_IDLE_SPIN_TURNS,
   SCHEDULER_STEPS_PER_YIELD,
 } from './limits.ts';
 import type {
@@ -62,18 +63,40 @@ type Event =
   | { kind: 'reply'; from: string; id: number; ok: boolean; body: Uint8Array }
   | { kind: 'send'; from: string; endpoint: string; op: string; body: Uint8Array }
   | { kind: 'irq'; line: number }
+  | { kind: 'timeout'; call: PendingCall }
   | { kind: 'run'; fn: () => void };
 
-interface PendingCall {
-  resolve: (value: unknown) => void;
-  reject: (error: ServiceError) => void;
-  timerId: number;
-  endpoint: string;
-  op: string;
-  /** Name of the service that received the call (fails with STOPPED if it stops). */
-  callee: string;
-  /** A long poll: does not keep virtual time moving (CallOptions.background). */
-  background: boolean;
+/**
+ * A call waiting for its reply. It is also its own timeout timer (one object per call, no
+ * closure): when it falls due, `fire` queues the TIMEOUT as a step of the caller.
+ */
+class PendingCall implements TimerEntry {
+  constructor(
+    private readonly kernel: Kernel,
+    readonly caller: ServiceRecord,
+    readonly id: number,
+    readonly timerId: number,
+    readonly deadlineMs: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: ServiceError) => void,
+    readonly endpoint: string,
+    readonly op: string,
+    /** Name of the service that received the call (fails with STOPPED if it stops). */
+    readonly callee: string,
+    /** A long poll: does not keep virtual time moving (CallOptions.background). */
+    readonly background: boolean,
+    /** The endpoint's counters, looked up once at call time. */
+    readonly counters: EndpointCounters,
+  ) {
+    this.owner = caller.name;
+  }
+
+  /** The timer's owner: the caller (its timers go when it stops). */
+  readonly owner: string;
+
+  fire(): void {
+    this.kernel.callTimedOut(this);
+  }
 }
 
 type ServiceState = 'starting' | 'running' | 'stopped';
@@ -126,8 +149,11 @@ export class Kernel {
   private readonly irqOwners = new Map<number, ServiceRecord>();
   private readonly deviceQueue: RunQueue = { events: new Deque(), queued: false };
   private readonly runnable: RunQueue[] = [];
+  /** Every timer and every call's timeout, on the kernel's clock (virtual or real). */
   private readonly timers = new TimerHeap();
-  private readonly realTimers = new Map<number, NodeJS.Timeout>();
+  /** Real mode: the one host timer, armed for the earliest deadline in `timers`. */
+  private hostTimer?: NodeJS.Timeout;
+  private hostTimerDeadlineMs = Infinity;
   private readonly logSink?: (line: string) => void;
   private nextCallId = 0;
   private nextTimerId = 0;
@@ -136,6 +162,10 @@ export class Kernel {
   private pumping = false;
   private pumpScheduled = false;
   private idleWaiters: (() => void)[] = [];
+  /** The service whose event `pick` returned last (undefined: the device queue). */
+  private pickedRec?: ServiceRecord;
+  private readonly pumpFromHost = (): void => void this.pump();
+  private readonly onHostTimer = (): void => this.hostTimerFired();
   stepCount = 0;
 
   constructor(options: KernelOptions = {}) {
@@ -164,26 +194,40 @@ export class Kernel {
   private setTimer(owner: string, delayMs: number, fire: () => void): number {
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new ServiceError('BADMSG', `timer delay ${delayMs}`);
     const timerId = ++this.nextTimerId;
-    if (this.clockMode === 'virtual') {
-      this.timers.push({ timerId, deadlineMs: this.virtualNowMs + delayMs, owner, fire });
-    } else {
-      const handle = setTimeout(() => {
-        this.realTimers.delete(timerId);
-        fire();
-      }, delayMs);
-      handle.unref?.();
-      this.realTimers.set(timerId, handle);
-    }
+    this.addTimer({ timerId, deadlineMs: this.nowMs() + delayMs, owner, fire });
     return timerId;
   }
 
+  private addTimer(entry: TimerEntry): void {
+    this.timers.push(entry);
+    if (this.clockMode === 'real' && entry.deadlineMs < this.hostTimerDeadlineMs) this.armHostTimer();
+  }
+
+  /**
+   * Cancelling only marks the entry dead; in real mode the host timer stays armed and, if
+   * it fires for a dead deadline, finds nothing due and re-arms for the next live one.
+   * That is one host timer per earliest deadline, not one per call.
+   */
   private clearTimer(timerId: number): void {
-    if (this.clockMode === 'virtual') this.timers.cancel(timerId);
-    else {
-      const h = this.realTimers.get(timerId);
-      if (h) clearTimeout(h);
-      this.realTimers.delete(timerId);
-    }
+    this.timers.cancel(timerId);
+  }
+
+  /** Real mode: (re)arms the host timer for the earliest live deadline, if it is earlier than the armed one. */
+  private armHostTimer(): void {
+    const next = this.timers.peekDeadlineMs();
+    if (next === undefined || next >= this.hostTimerDeadlineMs) return;
+    if (this.hostTimer) clearTimeout(this.hostTimer);
+    this.hostTimerDeadlineMs = next;
+    this.hostTimer = setTimeout(this.onHostTimer, Math.max(0, next - this.nowMs()));
+    this.hostTimer.unref?.();
+  }
+
+  private hostTimerFired(): void {
+    this.hostTimer = undefined;
+    this.hostTimerDeadlineMs = Infinity;
+    const nowMs = this.nowMs();
+    for (let t = this.timers.popDue(nowMs); t; t = this.timers.popDue(nowMs)) t.fire();
+    this.armHostTimer();
   }
 
   /** Virtual mode: lets `ms` of time pass, firing every timer that falls due on the way. */
@@ -322,13 +366,14 @@ export class Kernel {
       if (target instanceof ServiceError) return reject(target);
       const bytes = this.encodeBody(rec.name, endpoint, op, body);
       if (bytes instanceof ServiceError) return reject(bytes);
-      const id = ++this.nextCallId;
       const timeoutMs = Math.min(options?.timeoutMs ?? CALL_TIMEOUT_MS_DEFAULT, CALL_TIMEOUT_MS_MAX);
-      const timerId = this.setTimer(rec.name, timeoutMs, () =>
-        this.enqueue(rec.queue, { kind: 'run', fn: () => this.timeoutCall(rec, id) }),
-      );
-      rec.pending.set(id, { resolve, reject, timerId, endpoint, op, callee: target.name, background: options?.background === true });
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return reject(new ServiceError('BADMSG', `call timeout ${timeoutMs}`));
+      const id = ++this.nextCallId;
       const c = this.trace.counter(endpoint);
+      const background = options?.background === true;
+      const p = new PendingCall(this, rec, id, ++this.nextTimerId, this.nowMs() + timeoutMs, resolve, reject, endpoint, op, target.name, background, c);
+      this.addTimer(p);
+      rec.pending.set(id, p);
       c.messages++;
       c.bytes += bytes.length;
       this.trace.record(this.nowMs(), 'call', rec.name, endpoint, op, id, bytes.length);
@@ -336,11 +381,16 @@ export class Kernel {
     });
   }
 
+  /** A call's timeout fell due: the TIMEOUT is delivered as a step of the caller. */
+  callTimedOut(p: PendingCall): void {
+    this.enqueue(p.caller.queue, { kind: 'timeout', call: p });
+  }
+
   private timeoutCall(rec: ServiceRecord, id: number): void {
     const p = rec.pending.get(id);
     if (!p) return;
     rec.pending.delete(id);
-    this.trace.counter(p.endpoint).errors++;
+    p.counters.errors++;
     this.trace.record(this.nowMs(), 'error', p.endpoint, rec.name, p.op, id, 0, 'TIMEOUT');
     p.reject(new ServiceError('TIMEOUT', `${p.endpoint}.${p.op} gave no reply in time`));
   }
@@ -389,7 +439,9 @@ export class Kernel {
 
   private reply(fromName: string, toName: string, id: number, ok: boolean, value: unknown): void {
     const to = this.services.get(toName);
-    if (!to || to.state === 'stopped' || !to.pending.has(id)) return; // caller gone or timed out
+    if (!to || to.state === 'stopped') return; // caller gone
+    const p = to.pending.get(id);
+    if (!p) return; // timed out (or stopped) already
     let bytes: Uint8Array;
     try {
       bytes = encode(ok ? value : (value as WireError));
@@ -401,10 +453,9 @@ export class Kernel {
       ok = false;
       bytes = encode({ code: 'TOOBIG', message: `reply of ${bytes.length} bytes exceeds ${MESSAGE_SIZE_BYTES_MAX}` });
     }
-    const endpoint = to.pending.get(id)!.endpoint;
-    if (!ok) this.trace.counter(endpoint).errors++;
-    this.trace.counter(endpoint).bytes += bytes.length;
-    this.trace.record(this.nowMs(), ok ? 'reply' : 'error', fromName, toName, to.pending.get(id)!.op, id, bytes.length);
+    if (!ok) p.counters.errors++;
+    p.counters.bytes += bytes.length;
+    this.trace.record(this.nowMs(), ok ? 'reply' : 'error', fromName, toName, p.op, id, bytes.length);
     this.enqueue(to.queue, { kind: 'reply', from: fromName, id, ok, body: bytes });
   }
 
@@ -439,10 +490,11 @@ export class Kernel {
   private schedulePump(): void {
     if (this.pumping || this.pumpScheduled) return;
     this.pumpScheduled = true;
-    setImmediate(() => void this.pump());
+    setImmediate(this.pumpFromHost);
   }
 
-  private pick(): { rec?: ServiceRecord; ev: Event } | undefined {
+  /** Takes the next event (from a queue chosen by the seeded PRNG); its service is left in `pickedRec`. */
+  private pick(): Event | undefined {
     while (this.runnable.length) {
       const i = this.runnable.length === 1 ? 0 : this.schedRandom.below(this.runnable.length);
       const queue = this.runnable[i];
@@ -454,11 +506,28 @@ export class Kernel {
       }
       if (!ev) continue;
       if (queue.service && queue.service.state === 'stopped') continue;
-      return { rec: queue.service, ev };
+      this.pickedRec = queue.service;
+      return ev;
     }
     return undefined;
   }
 
+  /**
+   * The scheduler loop. Where it yields, and why:
+   *  - after each step, one microtask turn (`await undefined`): the step's continuations
+   *    (a handler past its first await, a caller resuming on its reply) run a little
+   *    before the next pick. Only our own code runs in microtasks, in FIFO order, so how
+   *    far each chain got is a pure function of the code and the seed: deterministic.
+   *  - every SCHEDULER_STEPS_PER_YIELD steps, one host turn (setImmediate) so host I/O
+   *    and host timers are not starved by a busy system.
+   *  - when nothing is runnable, first up to SCHEDULER_IDLE_SPIN_TURNS microtask turns,
+   *    picking again as soon as a chain makes something runnable. A call is usually
+   *    answered (and a caller's next call made) within a few turns, so a call costs no
+   *    host event-loop turn; this is as deterministic as the turn after each step.
+   *  - only if that finds nothing, one host turn, so every microtask chain settles
+   *    before the system is called idle (virtual time jumps to the next timer then, and
+   *    idle waiters are released): a chain still running must not see a timeout fire.
+   */
   private async pump(): Promise<void> {
     this.pumpScheduled = false;
     if (this.pumping) return;
@@ -466,14 +535,16 @@ export class Kernel {
     try {
       let steps = 0;
       for (;;) {
-        const picked = this.pick();
-        if (picked) {
+        const ev = this.pick();
+        if (ev) {
           this.stepCount++;
-          this.dispatch(picked.rec, picked.ev);
+          this.dispatch(this.pickedRec, ev);
           if (++steps % SCHEDULER_STEPS_PER_YIELD === 0) await yieldToHost();
           else await undefined;
           continue;
         }
+        for (let turn = 0; turn < SCHEDULER_IDLE_SPIN_TURNS && this.runnable.length === 0; turn++) await undefined;
+        if (this.runnable.length) continue;
         await yieldToHost(); // let every microtask chain settle before calling the system idle
         if (this.runnable.length) continue;
         if (this.clockMode === 'virtual' && this.someoneWaits()) {
@@ -537,6 +608,8 @@ export class Kernel {
         rec.handled++;
         return this.runGuarded(rec.name, () => rec.handlers.onMessage?.({ from: ev.from, endpoint: ev.endpoint, op: ev.op, body }));
       }
+      case 'timeout':
+        return this.timeoutCall(rec, ev.call.id);
       case 'irq': {
         rec.irqQueued.delete(ev.line);
         const h = rec.irqHandlers.get(ev.line);
@@ -558,18 +631,24 @@ export class Kernel {
     }
     const handle = rec.handlers.handle;
     if (!handle) return this.reply(rec.name, ev.from, ev.id, false, { code: 'BADOP', message: `${ev.endpoint} answers no calls` });
-    const fail = (e: unknown) => this.reply(rec.name, ev.from, ev.id, false, this.wireError(rec, ev.endpoint, ev.op, e));
     let result: unknown;
     try {
       result = handle.call(rec.handlers, { from: ev.from, endpoint: ev.endpoint, op: ev.op, body, id: ev.id });
     } catch (e) {
-      return fail(e);
+      return this.replyError(rec, ev, e);
     }
     if (result instanceof Promise) {
-      result.then((v) => this.reply(rec.name, ev.from, ev.id, true, v), fail);
+      result.then(
+        (v) => this.reply(rec.name, ev.from, ev.id, true, v),
+        (e) => this.replyError(rec, ev, e),
+      );
     } else {
       this.reply(rec.name, ev.from, ev.id, true, result);
     }
+  }
+
+  private replyError(rec: ServiceRecord, ev: Extract<Event, { kind: 'call' }>, e: unknown): void {
+    this.reply(rec.name, ev.from, ev.id, false, this.wireError(rec, ev.endpoint, ev.op, e));
   }
 
   private wireError(rec: ServiceRecord, endpoint: string, op: string, e: unknown): WireError {

@@ -25,6 +25,12 @@ export const GRANTS_PER_SERVICE_MAX = 65_536;
 export const TRACE_ENTRIES_MAX = 1_000_000;
 /** Steps between real yields to the host event loop in the deterministic scheduler. */
 export const SCHEDULER_STEPS_PER_YIELD = 256;
+/**
+ * Microtask turns the deterministic scheduler waits, when nothing is runnable, for a
+ * chain in flight to make something runnable before it pays a host turn (setImmediate)
+ * to let everything settle. A QD1 call through the fs service needs about a dozen.
+ */
+export const SCHEDULER_IDLE_SPIN_TURNS = 64;
 
 /** virtio-mmio window per device, and where the first one is mapped. */
 export const MMIO_WINDOW_SIZE_BYTES = 0x1000;
