@@ -6,6 +6,14 @@
  * answers from its own bitmap in memory: what allocate and free have committed, which
  * the cached bitmap blocks on the device need not show yet.
  *
+ * Data by grant: writes go through a staging region lent 'r' to the block service
+ * (writeStaged); reads of up to a read slot (the default chunker's largest chunk, so every
+ * fs page and nearly every chunk) land in a region lent 'w' and are copied out before the
+ * store sees them: its native BLAKE3 must not see a SharedArrayBuffer view, and the block
+ * service could still write the slot, so what is verified is a private copy. Larger reads
+ * are inline. A block service that no longer holds the read grant (it restarted) makes
+ * that read inline and the next one lend a fresh region.
+ *
  * read(afterSeq) reads committed records from Axiom (read, in pages) and hands the
  * Chunk* records to the store in commit order; the mount starts after the newest
  * checkpoint, whose image carries the content index (image.ts).
@@ -13,12 +21,18 @@
 import type { BlockClient } from '../block/protocol.ts';
 import type { AxiomClient } from '../../axiom/protocol.ts';
 import type { ServiceMemory } from '../../kernel/service.ts';
-import { BLOCK_SIZE_BYTES, STAGING_SLOT_BYTES, STAGING_SLOTS } from './limits.ts';
+import type { Region } from '../../kernel/memory.ts';
+import { ServiceError } from '../../kernel/errors.ts';
+import { BLOCK_SIZE_BYTES, CDC_MAX_SIZE_BYTES_DEFAULT, STAGING_SLOT_BYTES, STAGING_SLOTS } from './limits.ts';
 import { assert, contentError } from './errors.ts';
 import { mergeExtents } from './gc.ts';
 import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
 
 const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
+
+/** Read staging: slots of the default chunker's largest chunk, enough for the fs's concurrent page reads (16 per read). Belongs in limits.ts. */
+const READ_SLOT_BYTES = CDC_MAX_SIZE_BYTES_DEFAULT;
+const READ_SLOTS = 16;
 
 /** Slots of a staging region lent to the block service; a write waits for a free slot. */
 class Staging {
@@ -27,19 +41,27 @@ class Staging {
   constructor(
     private readonly view: Uint8Array,
     readonly grantId: number,
+    private readonly slotBytes = STAGING_SLOT_BYTES,
+    private readonly slotCount = STAGING_SLOTS,
+    readonly region?: Region,
   ) {
-    for (let i = 0; i < STAGING_SLOTS; i++) this.free.push(i);
+    assert(view.length >= slotBytes * slotCount, `staging of ${view.length} bytes holds ${slotCount} slots of ${slotBytes}`);
+    for (let i = 0; i < slotCount; i++) this.free.push(i);
   }
   async use<T>(fn: (slotOffsetBytes: number, dst: Uint8Array) => Promise<T>): Promise<T> {
     while (this.free.length === 0) await new Promise<void>((r) => this.waiters.push(r));
     const slot = this.free.pop()!;
     try {
-      const at = slot * STAGING_SLOT_BYTES;
-      return await fn(at, this.view.subarray(at, at + STAGING_SLOT_BYTES));
+      const at = slot * this.slotBytes;
+      return await fn(at, this.view.subarray(at, at + this.slotBytes));
     } finally {
       this.free.push(slot);
-      this.waiters.shift()?.();
+      for (const wake of this.waiters.splice(0)) wake(); // each re-checks; idle() waits here too
     }
+  }
+  /** Resolves once no slot is in use. */
+  async idle(): Promise<void> {
+    while (this.free.length < this.slotCount) await new Promise<void>((r) => this.waiters.push(r));
   }
 }
 
@@ -55,6 +77,28 @@ export async function blockPortOver(block: BlockClient, memory?: ServiceMemory):
     staging = new Staging(memory.view(region), memory.grant(region, block.endpoint, 'r'));
   }
   const stage = staging;
+  // Read staging, lent on first use; none if memory cannot be had (reads stay inline).
+  let reads: Staging | undefined;
+  let readsUnavailable = !memory;
+  const readStaging = (): Staging | undefined => {
+    if (reads || readsUnavailable || !memory) return reads;
+    let region: Region | undefined;
+    try {
+      region = memory.alloc(READ_SLOTS * READ_SLOT_BYTES);
+      reads = new Staging(memory.view(region), memory.grant(region, block.endpoint, 'w'), READ_SLOT_BYTES, READ_SLOTS, region);
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      if (region) memory.free(region);
+      readsUnavailable = true;
+    }
+    return reads;
+  };
+  const dropReadStaging = (old: Staging) => {
+    if (reads !== old) return;
+    reads = undefined;
+    // Slots still in use finish (inline, as this one) before the region goes.
+    void old.idle().then(() => old.region && memory?.free(old.region));
+  };
   return {
     blockSizeBytes: BLOCK_SIZE_BYTES,
     dataRegion: { blockIndex: data.blockIndex, blockCount: data.blockCount },
@@ -69,7 +113,21 @@ export async function blockPortOver(block: BlockClient, memory?: ServiceMemory):
             await block.writeFrom(blockIndex, [{ grantId: stage.grantId, offsetBytes, lengthBytes }]);
           })
       : undefined,
-    read: (blockIndex, blockCount) => block.read(blockIndex, blockCount),
+    read: (blockIndex, blockCount) => {
+      const reads = blockCount * BLOCK_SIZE_BYTES <= READ_SLOT_BYTES ? readStaging() : undefined;
+      if (!reads) return block.read(blockIndex, blockCount);
+      return reads
+        .use(async (offsetBytes, slot) => {
+          const lengthBytes = blockCount * BLOCK_SIZE_BYTES;
+          await block.readInto(blockIndex, blockCount, [{ grantId: reads.grantId, offsetBytes, lengthBytes }]);
+          return slot.slice(0, lengthBytes); // private: the store verifies exactly what it returns
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof ServiceError) || e.code !== 'GRANT') throw e;
+          dropReadStaging(reads);
+          return block.read(blockIndex, blockCount);
+        });
+    },
     flush: () => block.flush(),
     free: async (extents) => void (await block.free(extents)),
     async allocatedExtents(): Promise<Extent[]> {
