@@ -3,7 +3,8 @@
  * benchmarks on fresh images in a temporary directory and prints one table, each figure
  * beside the raw or peer baseline measured in the same run, the goals and their verdicts,
  * then the same rows as JSON. `--report DIR` also writes JSON, a Markdown page and SVG
- * charts of cost against work (tools/bench/report-page.ts).
+ * charts of cost against work (tools/bench/report-page.ts). Progress goes to stderr, one
+ * line as each group starts and one with its wall time (and the suite's) as it ends.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,6 +41,9 @@ export const benchHelp = helpText(
   spec,
 );
 
+/** Wall time for the progress lines, e.g. "12.3 s". */
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
 /** Adds the group name to rows from a layer's own benchmark. */
 const grouped = (group: string, rows: Omit<BenchRow, 'group'>[]): BenchRow[] => rows.map((r) => ({ ...r, group }));
 
@@ -70,11 +74,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   fs.mkdirSync(dir, { recursive: true });
   if (args.options.report) fs.mkdirSync(String(args.options.report), { recursive: true }); // fail before the run, not after it
   const rows: BenchRow[] = [];
+  const suiteT0 = performance.now();
   try {
     for (const [name, run] of Object.entries(groups)) {
       if (only && name !== only) continue;
       console.error(`bench: ${name}${quick ? ' (quick)' : ''} ...`);
+      const groupT0 = performance.now();
       rows.push(...(await run({ dir, quick })));
+      console.error(`bench: ${name} done in ${seconds(performance.now() - groupT0)} (suite so far ${seconds(performance.now() - suiteT0)})`);
     }
   } finally {
     if (!args.options.dir) fs.rmSync(dir, { recursive: true, force: true });
