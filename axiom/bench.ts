@@ -109,7 +109,7 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
   const say = opts.log ?? (() => {});
   fs.mkdirSync(opts.dir, { recursive: true });
   const rows: BenchRow[] = [];
-  const commitTransactions = opts.sizes?.commitTransactions ?? (opts.quick ? 2_000 : 20_000);
+  const commitTransactions = opts.sizes?.commitTransactions ?? (opts.quick ? 1_000 : 20_000);
 
   // ---- commit throughput --------------------------------------------------------------
   for (const where of ['file', 'memory'] as const) {
@@ -134,7 +134,7 @@ export async function benchAxiom(opts: AxiomBenchOptions): Promise<BenchRow[]> {
   }
 
   // ---- recovery -----------------------------------------------------------------------
-  const lengths = opts.sizes?.recoveryRecords ? [opts.sizes.recoveryRecords] : opts.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  const lengths = opts.sizes?.recoveryRecords ? [opts.sizes.recoveryRecords] : opts.quick ? [10_000, 50_000] : [10_000, 100_000, 1_000_000];
   const recordsPerTxn = 10;
   const blockCount = 2 + Math.ceil((Math.max(...lengths) * 140) / AXIOM_BLOCK_SIZE_BYTES) + 1024;
   const dev = fileDevice(opts.dir, 'axiom-bench-recovery.img', blockCount);

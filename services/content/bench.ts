@@ -9,7 +9,7 @@
  *    inputs, with @noble/hashes on the same data as the baseline;
  *  - raw write MB/s: node:fs writes of 1 MiB into a fresh sparse file + fdatasync (the
  *    image's data region is fresh and sparse too);
- *  - ingest MB/s of unique data (1 GiB; 64 MiB with --quick) and of data in which every
+ *  - ingest MB/s of unique data (1 GiB; 32 MiB with --quick) and of data in which every
  *    other MiB repeats the one before (50% duplicate), each against
  *    min(hash MB/s, raw write MB/s), the goal being a ratio of at least 0.6; and the
  *    unique ingest against the block service's own sequential write of the same bytes
@@ -126,16 +126,16 @@ async function ingestRate(content: ContentClient, stream: Iterable<Uint8Array>, 
 }
 
 export async function benchContent(opts: { dir: string; quick: boolean }): Promise<BenchRow[]> {
-  const uniqueBytes = opts.quick ? 64 * MiB : 1024 * MiB;
-  const dupBytes = opts.quick ? 64 * MiB : 512 * MiB;
+  const uniqueBytes = opts.quick ? 32 * MiB : 1024 * MiB;
+  const dupBytes = opts.quick ? 32 * MiB : 512 * MiB;
   const rows: BenchRow[] = [];
   const src = new DataSource(2024);
 
   // ---- hashing ----
   const chunks64k = Array.from({ length: 256 }, () => src.unique(64 * KiB));
   const chunks1m = Array.from({ length: 16 }, () => src.unique(MiB));
-  const fast64k = hashRate((b) => blake3.hash(b), chunks64k, opts.quick ? 256 * MiB : 1024 * MiB);
-  const fast1m = hashRate((b) => blake3.hash(b), chunks1m, opts.quick ? 256 * MiB : 1024 * MiB);
+  const fast64k = hashRate((b) => blake3.hash(b), chunks64k, opts.quick ? 128 * MiB : 1024 * MiB);
+  const fast1m = hashRate((b) => blake3.hash(b), chunks1m, opts.quick ? 128 * MiB : 1024 * MiB);
   const noble = hashRate((b) => nobleBlake3(b), chunks64k.slice(0, 64), opts.quick ? 8 * MiB : 32 * MiB);
   rows.push(
     { group: GROUP, name: `BLAKE3 ${blake3Implementation()}, 64 KiB chunks`, unit: 'MB/s', value: fast64k, baseline: { name: '@noble/hashes', value: noble } },
@@ -153,7 +153,8 @@ export async function benchContent(opts: { dir: string; quick: boolean }): Promi
     try {
       const content = sys.content!;
       const blockWrite = await blockWriteRate(sys, uniqueBytes, src);
-      await ingestRate(content, uniqueStream(src, 16 * MiB), 16 * MiB); // warm-up, unmeasured
+      const warmBytes = (opts.quick ? 8 : 16) * MiB;
+      await ingestRate(content, uniqueStream(src, warmBytes), warmBytes); // warm-up, unmeasured
       const rate = await ingestRate(content, uniqueStream(src, uniqueBytes), uniqueBytes);
       rows.push({ group: GROUP, name: `ingest unique data (${uniqueBytes / MiB} MiB, FastCDC)`, unit: 'MB/s', value: rate, baseline: { name: `min(hash, raw write): ${limitName}`, value: limit }, note: 'goal: ratio >= 0.6' });
       rows.push({ group: GROUP, name: `ingest unique data vs the block service below it`, unit: 'MB/s', value: rate, baseline: { name: 'block service seq write 4 MiB by grant + flush', value: blockWrite }, note: 'the stack beneath the store, same image, same run' });
@@ -186,7 +187,7 @@ export async function benchContent(opts: { dir: string; quick: boolean }): Promi
 
 /** Ten versions of a tree, 1% of the files changed between versions; dedup ratio against whole-file dedup. */
 async function benchVersioned(opts: { dir: string; quick: boolean }, src: DataSource): Promise<BenchRow[]> {
-  const fileCount = opts.quick ? 300 : 2000;
+  const fileCount = opts.quick ? 150 : 2000;
   const versions = 10;
   const rng = new Random(77);
   const sizeOf = () => Math.round(KiB * Math.pow(2, rng.float() * 10)); // log-uniform, 1 KiB .. 1 MiB

@@ -113,10 +113,10 @@ async function randomReads(offs: readonly number[], clients: number, read: (offs
 }
 
 export async function benchFs(opts: { dir: string; quick: boolean }): Promise<BenchRow[]> {
-  const fileSizesMiB = opts.quick ? [16, 64] : [64, 256, 1024];
+  const fileSizesMiB = opts.quick ? [16, 32] : [64, 256, 1024];
   const cachedFileMiB = Math.min(64, PAGE_CACHE_BYTES_MAX / MiB / 2);
-  const creates = opts.quick ? 500 : 5000;
-  const mountSteps = opts.quick ? [500, 2000] : [1000, 10_000, 100_000];
+  const creates = opts.quick ? 300 : 5000;
+  const mountSteps = opts.quick ? [500, 1000] : [1000, 10_000, 100_000];
   const imagePath = path.join(opts.dir, 'fs-bench.img');
   const rawPath = path.join(opts.dir, 'fs-bench-raw.dat');
   const rows: BenchRow[] = [];

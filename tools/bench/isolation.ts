@@ -6,7 +6,7 @@
  *
  * Rows: kernel/isolated/bench.ts's (driver-level sequential I/O at QD1 and QD8, the
  * message hop and a call with 32 in flight), then the whole stack: a sequential write of
- * one file in 1 MiB writes, then fsync, and its sequential read back, 1 GiB (64 MiB with
+ * one file in 1 MiB writes, then fsync, and its sequential read back, 1 GiB (32 MiB with
  * --quick), in each mode, against node:fs writeSync + fdatasync and readSync of the same
  * bytes to a plain file on the same host filesystem.
  *
@@ -54,7 +54,7 @@ async function modeRun(boot: () => Promise<System>, sizeMiB: number, pieceOf: (i
 
 /** The whole-stack rows: one file written + fsynced and read back, deterministic vs isolated vs raw. */
 export async function benchIsolationFiles(opts: { dir: string; quick: boolean; sizeMiB?: number }): Promise<BenchRow[]> {
-  const sizeMiB = opts.sizeMiB ?? (opts.quick ? 64 : 1024);
+  const sizeMiB = opts.sizeMiB ?? (opts.quick ? 32 : 1024);
   if (!Number.isSafeInteger(sizeMiB) || sizeMiB < 1) throw new RangeError(`sizeMiB must be a positive integer, got ${sizeMiB}`);
   const imageBytes = Math.max(512 * MiB, sizeMiB * MiB * 2 + 256 * MiB);
   const pieceOf = pieces(91);
