@@ -30,7 +30,8 @@
  * Pieces are tree objects of their own (kind 'piece', held and counted like the others:
  * childrenOf below); the decoded 'dir' lists every entry (`entries`) and its pieces
  * (`pieces`). Directories up to DIR_DIRECT_ENTRIES_MAX keep the 'd' form (and their
- * hashes); a wide 'd' object made before 'D' existed is still read.
+ * hashes); a wide 'd' object made before 'D' existed is still read, and marked `unsplit`
+ * so that it encodes to the same bytes (a checkpoint image re-encodes held objects).
  *
  * Not kept: inode numbers, nlink, atime, ctime, and hard-link identity (two names of one
  * file become two equal manifests; a restore keeps a link only where it leaves both names
@@ -96,6 +97,11 @@ export type TreeObject =
       entries: EntryTuple[];
       /** Set for a split directory ('D'): its pieces in order, whose counts sum to entries.length. */
       pieces?: PieceRef[];
+      /**
+       * Set for a directory wider than DIR_DIRECT_ENTRIES_MAX read in the 'd' form (stored
+       * before 'D' existed): it encodes to 'd' again, so it keeps the hash it is held by.
+       */
+      unsplit?: true;
     }
   | { kind: 'symlink'; mode: number; uid: number; gid: number; mtime: Time; target: string }
   /** A run of a split directory's entries ('e'); only a 'D' names one, never an entry. */
@@ -199,7 +205,8 @@ export function encodeSplitDir(o: DirObject, pieces: PieceRef[], maxBytes = OBJE
 /** A directory in the 'd' form, or split ('D', its pieces' bytes as `parts`); sets or deletes `o.pieces`. */
 function encodeDir(o: DirObject, maxBytes: number): Encoded {
   checkSorted(o.entries);
-  if (!isSplit(o.entries.length)) {
+  if (o.unsplit && !isSplit(o.entries.length)) delete o.unsplit; // only a wide 'd' is marked
+  if (o.unsplit || !isSplit(o.entries.length)) {
     delete o.pieces;
     const bytes = encode(['d', o.mode, o.uid, o.gid, o.mtime, o.entries]);
     if (bytes.length > maxBytes) throw fsError('EFBIG', `a tree object of ${bytes.length} bytes passes ${maxBytes}`);
@@ -288,7 +295,9 @@ export function decodeObject(bytes: Uint8Array, part?: (hash: Uint8Array) => Uin
     }
     case 'd': {
       const entries = entryTuples(v[5]);
-      return { kind: 'dir', mode: v[1] as number, uid: v[2] as number, gid: v[3] as number, mtime: v[4] as Time, entries };
+      const o: DirObject = { kind: 'dir', mode: v[1] as number, uid: v[2] as number, gid: v[3] as number, mtime: v[4] as Time, entries };
+      if (isSplit(entries.length)) o.unsplit = true; // the old form of a wide directory: re-encoded as it was
+      return o;
     }
     case 'D': {
       const pieces = pieceRefs(v[5]);

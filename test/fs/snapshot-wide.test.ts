@@ -79,6 +79,12 @@ describe('split directory encoding', () => {
     expect(partsNamed(stored.bytes).map(hex)).toEqual(refs.map((r) => hex(r[0])));
     const byHash = new Map(stored.parts.map((p) => [hashKey(hashObject(p)), p]));
     expect(decodeObject(stored.bytes, (h) => byHash.get(hashKey(h)))).toEqual(wide);
+    // A wide directory stored whole (before 'D') decodes marked, and encodes to the same bytes again.
+    const oldBytes = encode(['d', 0o755, 0, 0, [1, 2], katEntries(300)]);
+    const old = decodeObject(oldBytes);
+    expect(old).toMatchObject({ kind: 'dir', unsplit: true });
+    expect(Buffer.from(encodeStored(old).bytes).equals(Buffer.from(oldBytes))).toBe(true);
+    expect(old).not.toHaveProperty('pieces');
   });
 
   it('cuts pieces where names say, so an added name moves only the boundaries beside it', () => {
@@ -371,6 +377,11 @@ describe('a snapshot stored in the old form (one d object however wide)', () => 
       const { handle } = await fs.open((await fs.resolve(`/.snapshots/old/w/${nameOf(7)}`)).ino, { read: true });
       expect(new TextDecoder().decode(await fs.read(handle, 0, 100))).toBe('old 7');
       await fs.close(handle);
+      // A checkpoint image re-encodes every held object: the old one keeps its form and hash.
+      await subject.engine().checkpoint();
+      fs = await subject.remount();
+      expect(subject.log.checkpointImage).toBeDefined();
+      expect((await fs.snapshotList()).map((s) => [s.name, s.rootHash, s.fileCount])).toEqual([['old', hashKey(oldRoot), 300]]);
       // The live tree materialises split; diff and restore compare it with the old form entry by entry.
       expect((await fs.snapshotDiff('old')).entries).toEqual([]);
       await writeFile(fs, w, nameOf(7), utf8('new 7'));
