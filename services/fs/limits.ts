@@ -38,8 +38,12 @@ export const GRANT_IO_BYTES_MIN = 64 * 1024;
 export const GRANT_SEGMENTS_MAX = 64;
 /** Staging slots (IO_SIZE_BYTES_MAX each, allocated as needed) one FsClient may hold: calls in flight beyond them go inline. */
 export const CLIENT_STAGING_SLOTS_MAX = 4;
-/** Pages per putMany the engine sends the content store (one staging slot each). */
-export const PUT_BATCH_PAGES = 64;
+/**
+ * Pages per putMany the engine sends the content store (one staging slot each). Each
+ * putMany costs the store a device flush and an Axiom commit: a 256 MiB sequential write
+ * took 156 fdatasyncs at 64 pages a batch, 92 at 128 (60 at 256, for twice the staging).
+ */
+export const PUT_BATCH_PAGES = 128;
 /** Slots of PUT_BATCH_PAGES pages the engine lends the content store for puts; more commits at once wait. */
 export const PUT_STAGING_SLOTS = 2;
 /** Slots of one page the engine lends the content store for gets; more gets at once wait. */
