@@ -3,8 +3,10 @@
  * (ignored by git):
  *
  *   vmlinuz              Debian's linux-image-<abi>-686-unsigned (i386, non-PAE) bzImage
- *   initramfs.cpio.gz    busybox-static, the modules the guest needs in load order,
- *                        mke2fs/e2fsck with their libraries, tools/guest/init.sh as /init
+ *   initramfs.cpio       busybox-static, the modules the guest needs in load order,
+ *                        mke2fs/e2fsck with their libraries, tools/guest/init.sh as /init;
+ *                        not compressed: inflating it in the emulated guest took seconds
+ *                        of every boot, while v86 loads the larger file in milliseconds
  *   bios.bin, vgabios.bin  SeaBIOS from Debian's `seabios` package
  *   manifest.json        ABI, package versions, module order, the recipe hash
  *   debs/                the downloaded .deb files (a cache; reused by later builds)
@@ -21,7 +23,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { aptAvailable, AptError, debVersion, downloadDeb, ensureI386Lists, extractDeb, resolveKernelAbi } from './debian.ts';
 import { writeCpio } from './cpio.ts';
 import { initramfsEntries } from './initramfs.ts';
@@ -71,7 +72,7 @@ function artefactsIn(dir: string, manifest: GuestManifest): GuestArtefacts {
   return {
     dir,
     kernelPath: path.join(dir, 'vmlinuz'),
-    initrdPath: path.join(dir, 'initramfs.cpio.gz'),
+    initrdPath: path.join(dir, 'initramfs.cpio'),
     biosPath: path.join(dir, 'bios.bin'),
     vgaBiosPath: path.join(dir, 'vgabios.bin'),
     manifest,
@@ -141,13 +142,14 @@ function build(dir: string, recipe: string, log: (line: string) => void): GuestA
     });
     log(`guest: modules in load order: ${modules.map((m) => m.name).join(' ')}`);
     if (skippedAliases.length) log(`guest: soft-dependency aliases not mapped (skipped): ${skippedAliases.join(' ')}`);
-    const initrd = gzipSync(writeCpio(entries), { level: 9 });
+    const initrd = writeCpio(entries);
 
     fs.mkdirSync(dir, { recursive: true });
     const kernel = fs.readFileSync(path.join(work, 'kernel/boot', `vmlinuz-${abi}-686`));
     const out = artefactsIn(dir, {} as GuestManifest);
     fs.writeFileSync(out.kernelPath, kernel);
     fs.writeFileSync(out.initrdPath, initrd);
+    fs.rmSync(path.join(dir, 'initramfs.cpio.gz'), { force: true }); // the compressed one of earlier recipes
     fs.copyFileSync(path.join(work, 'seabios/usr/share/seabios/bios.bin'), out.biosPath);
     fs.copyFileSync(path.join(work, 'seabios/usr/share/seabios/vgabios-stdvga.bin'), out.vgaBiosPath);
     const manifest: GuestManifest = {

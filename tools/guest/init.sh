@@ -10,7 +10,8 @@
 # Kernel command line options read here:
 #   strata.msize=N     9P msize (default 524288)
 #   strata.nomount     do not mount 9p even if a virtio-9p device is present
-#   strata.disk        an IDE disk is attached: wait for /dev/sda before the prompt
+#   strata.disk        an IDE disk is attached: load ext4 and the disk modules, and wait
+#                      for /dev/sda before the prompt
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=linux
 /bin/busybox mkdir -p /proc /sys /dev /tmp /root /mnt/strata /mnt/disk /etc /bin /sbin /usr/bin /usr/sbin
@@ -21,7 +22,10 @@ export HOME=/root TERM=linux
 /bin/busybox --install -s /bin
 echo 3 > /proc/sys/kernel/printk
 
-for m in $(cat /etc/modules); do
+# /etc/modules: what 9P needs; /etc/modules.disk: ext4 and the IDE disk (strata.disk only).
+modules=/etc/modules
+grep -q strata.disk /proc/cmdline && modules="/etc/modules /etc/modules.disk"
+for m in $(cat $modules); do
   insmod "/lib/modules/$m.ko" || echo "strata-guest: insmod $m failed"
 done
 

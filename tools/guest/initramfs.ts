@@ -18,8 +18,12 @@ import path from 'node:path';
 import { readModinfo, readNeeded } from './elf.ts';
 import type { CpioEntry } from './cpio.ts';
 
+/** The modules every boot loads (virtio-9p); their dependencies are added in load order. */
+export const GUEST_MODULES_9P = ['virtio_pci', '9pnet_virtio', '9p'];
+/** The modules only a boot with an IDE disk loads (/etc/modules.disk, after the 9P ones). */
+export const GUEST_MODULES_DISK = ['crc32c_generic', 'ext4', 'ata_piix', 'sd_mod'];
 /** The modules the guest asks for; their dependencies are added in load order. */
-export const GUEST_MODULES_WANTED = ['virtio_pci', '9pnet_virtio', '9p', 'crc32c_generic', 'ext4', 'ata_piix', 'sd_mod'];
+export const GUEST_MODULES_WANTED = [...GUEST_MODULES_9P, ...GUEST_MODULES_DISK];
 /** Soft-dependency aliases mapped to the generic (no special CPU feature) module. */
 export const MODULE_ALIASES: Record<string, string> = { 'crypto-crc32c': 'crc32c_generic', crct10dif: 'crct10dif_generic' };
 export const MODULES_EXCLUDED = new Set(['crc32c_intel']);
@@ -149,7 +153,12 @@ export function initramfsEntries(inputs: InitramfsInputs): { entries: CpioEntry[
   const modulesDir = path.join(inputs.kernelRoot, 'lib/modules', `${inputs.abi}-686`);
   const { order, skippedAliases } = resolveModules(modulesDir);
   for (const m of order) file(`lib/modules/${m.name}.ko`, fs.readFileSync(path.join(modulesDir, m.relPath)));
-  file('etc/modules', new TextEncoder().encode(order.map((m) => m.name).join('\n') + '\n'));
+  // Two lists, each in load order: what 9P needs (every boot) and the rest (disk boots
+  // only: ext4, libata and friends cost seconds of insmod under emulation).
+  const for9p = new Set(resolveModules(modulesDir, GUEST_MODULES_9P).order.map((m) => m.name));
+  const lines = (mods: ModuleRef[]) => new TextEncoder().encode(mods.map((m) => m.name).join('\n') + '\n');
+  file('etc/modules', lines(order.filter((m) => for9p.has(m.name))));
+  file('etc/modules.disk', lines(order.filter((m) => !for9p.has(m.name))));
 
   const libs = libraryClosure(inputs.e2fsRoot, E2FS_PROGRAMS);
   for (const [soname, source] of libs) file(`lib/${soname}`, fs.readFileSync(source), 0o755);

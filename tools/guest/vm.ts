@@ -36,6 +36,13 @@ const MARKER_SCAN_CHARS = 200;
 /** Commands longer than this would overflow the guest tty's 4 KiB line buffer. */
 export const COMMAND_CHARS_MAX = 3500;
 const READY_LINE = 'strata-guest: ready';
+/**
+ * Kernel options that only skip work at boot, found with initcall_debug: under emulation
+ * the crypto self-tests (cryptomgr.notests; crypto_kdf108_init runs its own), parsing the
+ * built-in X.509 certificates (modules still load, unverified, as without the key), kprobe
+ * event setup and the ISA PnP probe took over half of the kernel's own boot time.
+ */
+const BOOT_FAST_OPTIONS = ['cryptomgr.notests', 'noisapnp', 'initcall_blacklist=crypto_kdf108_init,load_system_certificate_list,init_kprobe_trace'];
 
 export interface GuestBootOptions {
   artefacts: GuestArtefacts;
@@ -102,7 +109,7 @@ export class GuestVm {
     const read = (p: string) => ({ buffer: toArrayBuffer(fs.readFileSync(p)) });
     const msize = options.msizeBytes ?? GUEST_MSIZE_BYTES_DEFAULT;
     const flags = [options.disk ? 'strata.disk' : '', options.mount9p === false ? 'strata.nomount' : ''];
-    const cmdline = ['console=ttyS0', 'quiet', 'loglevel=3', 'mitigations=off', `strata.msize=${msize}`, ...flags].filter(Boolean).join(' ');
+    const cmdline = ['console=ttyS0', 'quiet', 'loglevel=3', 'mitigations=off', ...BOOT_FAST_OPTIONS, `strata.msize=${msize}`, ...flags].filter(Boolean).join(' ');
     const v86Options: Omit<V86Options, 'wasm_path'> = {
       memory_size: options.memorySizeBytes ?? GUEST_MEMORY_BYTES_DEFAULT,
       vga_memory_size: 2 * 2 ** 20,
