@@ -77,6 +77,8 @@ export interface V86Emulator {
   destroy(): Promise<void>;
   is_running(): boolean;
   save_state(): Promise<ArrayBuffer>;
+  /** Built-in filesystem only: puts a file into it (the parent directory must exist). */
+  create_file(path: string, data: Uint8Array): Promise<void>;
   restore_state(state: ArrayBuffer): Promise<void>;
 }
 
