@@ -406,12 +406,16 @@ interface StagingSlot {
  * each a region allocated and lent to the fs endpoint the first time a call needs it and
  * reused after. A slot serves one call at a time; a call that finds none free (all busy at
  * the limit, or memory not to be had) goes inline. After an allocation or grant fails the
- * client stops trying and stays inline.
+ * client allocates no more slots; once the server shows it does not serve data by grant
+ * (BADOP) it uses none.
  */
 class ClientStaging {
   private readonly idle: StagingSlot[] = [];
   private slotCount = 0;
-  private unavailable = false;
+  /** No more slots will be allocated (an allocation or grant failed); idle ones are still used. */
+  private cannotGrow = false;
+  /** The server does not take data by grant: no slot is used again. */
+  private disabled = false;
 
   constructor(
     private readonly memory: NonNullable<FsCaller['memory']>,
@@ -419,9 +423,10 @@ class ClientStaging {
   ) {}
 
   take(): StagingSlot | undefined {
+    if (this.disabled) return undefined;
     const idle = this.idle.pop();
     if (idle) return idle;
-    if (this.unavailable || this.slotCount >= CLIENT_STAGING_SLOTS_MAX) return undefined;
+    if (this.cannotGrow || this.slotCount >= CLIENT_STAGING_SLOTS_MAX) return undefined;
     let region: Region | undefined;
     try {
       region = this.memory.alloc(IO_SIZE_BYTES_MAX);
@@ -431,14 +436,15 @@ class ClientStaging {
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
       if (region) this.memory.free(region);
-      this.unavailable = true; // NOMEM, NOCAP, a kernel without grants: inline from now on
+      this.cannotGrow = true; // NOMEM, NOCAP, a kernel without grants: no more slots
       return undefined;
     }
   }
 
   give(slot: StagingSlot): void {
     if (slot.view.length !== IO_SIZE_BYTES_MAX) throw new Error('fs client: a staging slot came back resized');
-    this.idle.push(slot);
+    if (this.disabled) this.discard(slot);
+    else this.idle.push(slot);
   }
 
   /** A slot whose grant the fs no longer holds (it restarted: the kernel dropped its grants): freed, not reused. */
@@ -449,6 +455,12 @@ class ClientStaging {
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
     }
+  }
+
+  /** Frees the idle slots and lends no more: the server does not take data by grant. */
+  disable(): void {
+    this.disabled = true;
+    this.release();
   }
 
   /** Frees the idle slots (busy ones come back to the pool and are reused). */
@@ -464,7 +476,9 @@ class ClientStaging {
  * read and write of GRANT_IO_BYTES_MIN bytes or more go by grant through the client's
  * staging (ClientStaging) when the context can lend memory: one copy into or out of the
  * staging slot instead of the message copies. Should the fs no longer hold the slot's
- * grant (it restarted), the call is made again inline and the slot is dropped.
+ * grant (it restarted), the call is made again inline and the slot is dropped; a server
+ * that does not serve the by-grant ops (BADOP, or a reply without a count: an fs model)
+ * gets that call, and every later one, inline.
  */
 export class FsClient {
   private stagingPool?: ClientStaging;
@@ -488,10 +502,14 @@ export class FsClient {
     try {
       return await viaGrant(slot);
     } catch (e) {
-      if (!(e instanceof ServiceError) || e.code !== 'GRANT') throw e;
+      if (!(e instanceof ServiceError) || (e.code !== 'GRANT' && e.code !== 'BADOP')) throw e;
+      // GRANT: the fs no longer holds the slot's grant (it restarted). BADOP: the server does
+      // not serve data by grant at all, so this client stays inline. Either way the fs took
+      // no bytes (the grant is checked before any move), so the call is made again inline.
       keep = false;
       pool.discard(slot);
-      return inline(); // a read or a write at an offset: doing it again is harmless
+      if (e.code === 'BADOP') pool.disable();
+      return inline();
     } finally {
       if (keep) pool.give(slot);
     }
@@ -549,11 +567,17 @@ export class FsClient {
   }
   /** Writes the bytes of `from` (memory the caller lent the fs endpoint with 'r'), in order, at offsetBytes; resolves with the count. */
   async writeFrom(handle: number, offsetBytes: number, from: Segment[]): Promise<number> {
-    return (await this.call<{ countBytes: number }>('writeFrom', { handle, offsetBytes, from })).countBytes;
+    return this.countOf('writeFrom', await this.call<unknown>('writeFrom', { handle, offsetBytes, from }));
   }
   /** Reads up to lengthBytes at offsetBytes into `into` (memory lent with 'w'), in order; resolves with the count (short at the end of the file). */
   async readInto(handle: number, offsetBytes: number, lengthBytes: number, into: Segment[]): Promise<number> {
-    return (await this.call<{ countBytes: number }>('readInto', { handle, offsetBytes, lengthBytes, into })).countBytes;
+    return this.countOf('readInto', await this.call<unknown>('readInto', { handle, offsetBytes, lengthBytes, into }));
+  }
+  /** The count of a by-grant reply; BADOP if the server answered without one (it does not serve the op: an fs model, an older fs). */
+  private countOf(op: FsOp, reply: unknown): number {
+    const countBytes = (reply as { countBytes?: unknown } | undefined)?.countBytes;
+    if (typeof countBytes !== 'number' || !Number.isSafeInteger(countBytes) || countBytes < 0) throw new ServiceError('BADOP', `${this.endpoint} answered ${op} without a count: it does not serve data by grant`);
+    return countBytes;
   }
   truncate(ino: number, sizeBytes: number): Promise<Attr> {
     return this.call('truncate', { ino, sizeBytes });

@@ -10,6 +10,8 @@ import type { Region, Rights } from '../../kernel/memory.ts';
 import type { ServiceContext } from '../../kernel/service.ts';
 import { FS_ENDPOINT, FsClient, GRANT_IO_BYTES_MIN, GRANT_SEGMENTS_MAX, IO_SIZE_BYTES_MAX, ROOT_INO, type Segment } from '../../services/fs/protocol.ts';
 import { CONTENT_ENDPOINT } from '../../services/content/protocol.ts';
+import { Kernel } from '../../kernel/kernel.ts';
+import { modelFsManifest } from '../../tools/model/fs-model.ts';
 import type { System } from '../../tools/system.ts';
 import { bootFsStack, codeOf, formatTestDisk, MiB, patterned } from '../helpers/stack.ts';
 
@@ -169,6 +171,24 @@ describe('fs file data by grant (deterministic kernel)', () => {
     expect(sys.kernel.memory.faultCount).toBe(0);
     expect(faults).toBe(0);
     disk.close();
+  });
+
+  it('over a server that does not serve data by grant (the fs model), the client goes inline and stays so', async () => {
+    const kernel = new Kernel({ seed: 3 });
+    try {
+      await kernel.spawn(modelFsManifest());
+      const user = kernel.attach({ name: 'model-user', calls: [FS_ENDPOINT] });
+      const client = recordingClient(user);
+      const data = patterned(300 * KiB, 4);
+      const { handle } = await client.fs.create(ROOT_INO, 'm', 0o644);
+      expect(await client.fs.write(handle, 0, data)).toBe(data.length);
+      expect(sameBytes(await client.fs.read(handle, 0, MiB), data)).toBe(true);
+      expect(await client.fs.write(handle, data.length, data)).toBe(data.length);
+      expect(client.ops.filter((op) => /^(read|write)/.test(op))).toEqual(['writeFrom', 'write', 'read', 'write']);
+      await expect(client.fs.writeFrom(handle, 0, [{ grantId: 1, offsetBytes: 0, lengthBytes: 1 }])).rejects.toMatchObject({ code: 'BADOP' });
+    } finally {
+      await kernel.shutdown();
+    }
   });
 
   describe('a bad grant is refused clearly, counted, and harms nothing', () => {
