@@ -34,7 +34,7 @@ const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
 const READ_SLOT_BYTES = CDC_MAX_SIZE_BYTES_DEFAULT;
 const READ_SLOTS = 16;
 
-/** Slots of a staging region lent to the block service; a write waits for a free slot. */
+/** Slots of a staging region lent to the block service (for writes, or for reads); a caller waits for a free slot. */
 class Staging {
   private readonly free: number[] = [];
   private readonly waiters: (() => void)[] = [];
@@ -114,7 +114,7 @@ export async function blockPortOver(block: BlockClient, memory?: ServiceMemory):
           })
       : undefined,
     read: (blockIndex, blockCount) => {
-      const reads = blockCount * BLOCK_SIZE_BYTES <= READ_SLOT_BYTES ? readStaging() : undefined;
+      const reads = blockCount > 0 && blockCount * BLOCK_SIZE_BYTES <= READ_SLOT_BYTES ? readStaging() : undefined;
       if (!reads) return block.read(blockIndex, blockCount);
       return reads
         .use(async (offsetBytes, slot) => {
