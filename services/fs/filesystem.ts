@@ -534,22 +534,49 @@ export class Filesystem {
     if (d) return d;
     const page = this.inodeOf(ino).pages!.get(index);
     if (!page?.hash) return null;
-    const key = hashKey(page.hash);
-    let bytes = this.cache.get(key);
+    let bytes = this.cache.getByHash(page.hash);
     if (!bytes) {
       bytes = await this.chunks.get(page.hash);
-      this.cache.put(key, bytes);
+      this.cache.putByHash(page.hash, bytes);
     }
     return page.lengthBytes < bytes.length ? bytes.subarray(0, page.lengthBytes) : bytes;
   }
 
   async read(h: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    const hit = this.readHit(h, offsetBytes, lengthBytes);
+    if (hit) return hit;
     let out = new Uint8Array(0);
     await this.readWith(h, offsetBytes, lengthBytes, (countBytes) => {
       out = new Uint8Array(countBytes); // zeroed: holes need nothing more
       return { put: (at, bytes) => out.set(bytes, at), zero: () => {} };
     });
     return out;
+  }
+
+  /**
+   * The fast path of a small read: within one page, that page buffered or in the clean
+   * cache, nothing queued on the inode. Returns the bytes at once (a view of an immutable
+   * cached page - the kernel copies it into the reply - or a copy of a dirty one), or
+   * undefined for the general path.
+   */
+  private readHit(h: number, offsetBytes: number, lengthBytes: number): Uint8Array | undefined {
+    const handle = this.handles.get(h);
+    if (this.broken || !handle || !handle.flags.read || isVirtual(handle.ino) || this.inodeQueues.has(handle.ino)) return undefined;
+    const ino = handle.ino;
+    const n = this.state.get(ino);
+    if (!n || n.dir || !Number.isSafeInteger(offsetBytes) || !Number.isSafeInteger(lengthBytes) || offsetBytes < 0 || lengthBytes <= 0) return undefined;
+    const end = Math.min(this.sizeOf(ino), offsetBytes + lengthBytes);
+    const index = Math.floor(offsetBytes / PAGE_SIZE_BYTES);
+    if (offsetBytes >= end || Math.floor((end - 1) / PAGE_SIZE_BYTES) !== index) return undefined;
+    const from = offsetBytes - index * PAGE_SIZE_BYTES;
+    const to = end - index * PAGE_SIZE_BYTES;
+    const dirty = this.dirty.get(ino, index);
+    if (dirty) return dirty.slice(from, to);
+    const page = n.pages?.get(index);
+    if (!page?.hash || to > page.lengthBytes) return undefined;
+    const bytes = this.cache.getByHash(page.hash);
+    if (!bytes || to > bytes.length) return undefined;
+    return bytes.subarray(from, to);
   }
 
   /**

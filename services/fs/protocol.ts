@@ -550,8 +550,8 @@ export class FsClient {
     await this.call('close', { handle });
   }
   async read(handle: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    if (lengthBytes < GRANT_IO_BYTES_MIN || lengthBytes > IO_SIZE_BYTES_MAX) return (await this.call<{ data: Uint8Array }>('read', { handle, offsetBytes, lengthBytes })).data;
     const inline = async () => (await this.call<{ data: Uint8Array }>('read', { handle, offsetBytes, lengthBytes })).data;
-    if (lengthBytes < GRANT_IO_BYTES_MIN || lengthBytes > IO_SIZE_BYTES_MAX) return inline();
     return this.staged(async (slot) => {
       const countBytes = await this.readInto(handle, offsetBytes, lengthBytes, [{ grantId: slot.grantId, offsetBytes: 0, lengthBytes }]);
       return slot.view.slice(0, countBytes);

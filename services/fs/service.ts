@@ -94,7 +94,7 @@ export const fsService: ServiceDefinition<FsServiceConfig> = {
           });
         }
         const parsed = parseFsRequest(req.op, req.body); // before the mount wait: bad input is refused at once
-        return dispatchFs(await ready(), parsed, usage, ctx.memory);
+        return dispatchFs(fs ?? (await ready()), parsed, usage, ctx.memory);
       },
       async stop() {
         if (!fs) return;
