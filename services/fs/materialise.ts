@@ -16,10 +16,14 @@
  * so the cache stays what the state describes and the next materialisation re-encodes nothing.
  *
  * A directory wide enough to be stored split (tree.ts 'D') is re-made from its last
- * materialisation: its sorted names are reused while the names are the same, and a piece
- * whose entries are equal to one of the last time keeps its hash and bytes, so a change in
- * a directory of 10^5 names encodes and hashes one piece and the short 'D' object, not
- * the whole list. Pieces are cached beside the inodes' objects, counted by the cached
+ * materialisation. `touched` notes, for each directory it drops, which child caused it
+ * (`kids`: a child inode, or 'all' when a record changed its names); when only children
+ * changed, the last entries are copied, the entries of those children replaced, and only
+ * the pieces holding them re-encoded (the names, hence the boundaries, are the same), so a
+ * change in a directory of 10^5 names costs the change, one piece and the short 'D'
+ * object, not a walk of the list. After a change of names the directory is made whole, its
+ * names reused if they are the same set, and a piece equal to one of the last time keeps
+ * its hash and bytes. Pieces are cached beside the inodes' objects, counted by the cached
  * directories naming them.
  *
  * Invariant (what makes the early stop in `dropUp` sound): an inode that is not cached has
@@ -31,7 +35,7 @@ import { ROOT_INO } from './protocol.ts';
 import type { FsState } from './state.ts';
 import type { FsRecord } from './records.ts';
 import { hashKey } from './pages.ts';
-import { childrenOf, encodePiece, encodeSplitDir, encodeStored, hashObject, isSplit, pieceCounts, sameHash, type EntryTuple, type ObjectSource, type PageTuple, type PieceRef, type TreeObject } from './tree.ts';
+import { childrenOf, encodePiece, encodeSplitDir, encodeStored, hashObject, isSplit, pieceCounts, sameHash, type DirObject, type EntryTuple, type ObjectSource, type PageTuple, type PieceRef, type TreeObject } from './tree.ts';
 import type { LiveTree } from './state-snapshots.ts';
 
 interface Made {
@@ -43,7 +47,12 @@ interface Made {
   parts?: Uint8Array[];
   /** A split directory's pieces, in order (their objects are kind 'piece'). */
   pieces?: Made[];
+  /** A split directory's entry positions by child inode (a hard-linked child may have several). */
+  index?: Map<number, number[]>;
 }
+
+/** Why a directory was dropped: the children whose objects changed, or 'all' when its names did. */
+type Kids = Set<number> | 'all';
 
 /** An object as `missing` hands it out: with its bytes. */
 export type Stored = Made & { bytes: Uint8Array; parts: Uint8Array[] };
@@ -55,6 +64,8 @@ export class Materialiser implements ObjectSource, LiveTree {
   private readonly parentsOf = new Map<number, Set<number>>();
   /** The last object made of each split directory, kept after a drop: the next make reuses its names and pieces. */
   private readonly lastSplit = new Map<number, Made>();
+  /** For directories dropped since last made: what changed in them (read only with `lastSplit`). */
+  private readonly kids = new Map<number, Kids>();
   /** Objects encoded since the engine started (a second materialisation adds only what changed; a split directory counts its new pieces too). */
   objectsEncoded = 0;
 
@@ -67,6 +78,20 @@ export class Materialiser implements ObjectSource, LiveTree {
     this.byHash.clear();
     this.parentsOf.clear();
     this.lastSplit.clear();
+    this.kids.clear();
+  }
+
+  /** Notes why directory `dir` is dropped: child `child` changed, its names changed ('all'), or only itself ('self'). */
+  private note(dir: number, child: number | 'all' | 'self'): void {
+    const k = this.kids.get(dir);
+    if (k === 'all') return;
+    if (child === 'all') {
+      this.kids.set(dir, 'all');
+      return;
+    }
+    let set = k;
+    if (!set) this.kids.set(dir, (set = new Set()));
+    if (child !== 'self') set.add(child);
   }
 
   private count(made: Made, by: 1 | -1): void {
@@ -87,21 +112,27 @@ export class Materialiser implements ObjectSource, LiveTree {
     return true;
   }
 
-  /** Drops a directory's cached object and its ancestors', stopping at one already dropped. */
-  private dropUp(state: FsState, dirIno: number): void {
+  /**
+   * Drops a directory's cached object and its ancestors', stopping at one already dropped;
+   * each notes why (`why` for the first, the one below it for the others).
+   */
+  private dropUp(state: FsState, dirIno: number, why: number | 'all' | 'self'): void {
+    let child = why;
     for (let cur = dirIno, steps = 0; steps <= state.inodes.size + 1; steps++) {
+      this.note(cur, child);
       if (!this.drop(cur)) return;
       const n = state.get(cur);
       if (!n?.dir || cur === ROOT_INO) return;
+      child = cur;
       cur = n.dir.parent;
     }
   }
 
   private dropInode(state: FsState, ino: number): void {
     const n = state.get(ino);
-    if (n?.dir) return this.dropUp(state, ino);
+    if (n?.dir) return this.dropUp(state, ino, 'self');
     this.drop(ino);
-    for (const parent of this.parentsOf.get(ino) ?? []) this.dropUp(state, parent);
+    for (const parent of this.parentsOf.get(ino) ?? []) this.dropUp(state, parent, ino);
   }
 
   /** Call after `record` was applied to `state`. */
@@ -113,13 +144,13 @@ export class Materialiser implements ObjectSource, LiveTree {
       case 'FsUnlink':
       case 'FsRmdir':
       case 'FsClone':
-        return this.dropUp(state, record.payload.parent);
+        return this.dropUp(state, record.payload.parent, 'all');
       case 'FsLink':
-        this.dropUp(state, record.payload.parent);
+        this.dropUp(state, record.payload.parent, 'all');
         return this.dropInode(state, record.payload.ino);
       case 'FsRename':
-        this.dropUp(state, record.payload.parent);
-        return this.dropUp(state, record.payload.newParent);
+        this.dropUp(state, record.payload.parent, 'all');
+        return this.dropUp(state, record.payload.newParent, 'all');
       case 'FsSetAttr':
       case 'FsTruncate':
       case 'FsWrite':
@@ -128,6 +159,7 @@ export class Materialiser implements ObjectSource, LiveTree {
         this.drop(record.payload.ino);
         this.parentsOf.delete(record.payload.ino);
         this.lastSplit.delete(record.payload.ino);
+        this.kids.delete(record.payload.ino);
         return;
       case 'FsRestore':
         return; // applyRestore told this cache what it changed (gone, changed), if it was the one given to apply
@@ -147,11 +179,13 @@ export class Materialiser implements ObjectSource, LiveTree {
     this.drop(ino);
     this.parentsOf.delete(ino);
     this.lastSplit.delete(ino);
+    this.kids.delete(ino);
   }
 
   restored(state: FsState, ino: number, hash: Uint8Array, obj: TreeObject): void {
     this.drop(ino);
     this.lastSplit.delete(ino);
+    this.kids.delete(ino);
     const n = state.inode(ino);
     if (obj.kind === 'dir') {
       // Cache it only if materialising the state would give this very object: not a wide
@@ -169,6 +203,9 @@ export class Materialiser implements ObjectSource, LiveTree {
         at += p.count;
         return piece;
       });
+      const position = new Map(obj.entries.map((e, i) => [e[0], i]));
+      made.index = new Map();
+      for (const [name, e] of n.dir!.entries) addIndex(made.index, e.ino, position.get(name)!);
       this.lastSplit.set(ino, made);
     }
     this.put(ino, made);
@@ -201,9 +238,14 @@ export class Materialiser implements ObjectSource, LiveTree {
     if (n.dir) {
       const dir = n.dir;
       const last = this.lastSplit.get(ino);
-      const names = last && sameNames(last.obj, dir.entries) ? (last.obj as Extract<TreeObject, { kind: 'dir' }>).entries.map((e) => e[0]) : [...dir.entries.keys()].sort();
+      const kids = this.kids.get(ino);
+      this.kids.delete(ino);
+      if (last?.index && kids !== undefined && kids !== 'all' && (last.obj as DirObject).entries.length === dir.entries.size) return this.remakeSplit(state, ino, last, kids);
+      const names = last && sameNames(last.obj, dir.entries) ? (last.obj as DirObject).entries.map((e) => e[0]) : [...dir.entries.keys()].sort();
+      const inos: number[] = [];
       const entries: EntryTuple[] = names.map((name) => {
         const e = dir.entries.get(name)!;
+        inos.push(e.ino);
         const child = this.make(state, e.ino);
         if (child.obj.kind !== 'dir') {
           let set = this.parentsOf.get(e.ino);
@@ -212,8 +254,8 @@ export class Materialiser implements ObjectSource, LiveTree {
         }
         return [name, child.obj.kind as EntryTuple[1], child.hash];
       });
-      const dirObj: Extract<TreeObject, { kind: 'dir' }> = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
-      if (isSplit(entries.length)) return this.makeSplit(ino, dirObj, last);
+      const dirObj: DirObject = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
+      if (isSplit(entries.length)) return this.makeSplit(ino, dirObj, last, inos);
       this.lastSplit.delete(ino);
       obj = dirObj;
     } else if (n.pages) {
@@ -228,7 +270,7 @@ export class Materialiser implements ObjectSource, LiveTree {
   }
 
   /** A split directory from its entries, each piece equal to one of `last`'s taken from it as it is. */
-  private makeSplit(ino: number, obj: Extract<TreeObject, { kind: 'dir' }>, last: Made | undefined): Made {
+  private makeSplit(ino: number, obj: DirObject, last: Made | undefined, inos: number[]): Made {
     const old = new Map<string, Made>(); // first name -> a piece of the last object
     for (const p of last?.pieces ?? []) old.set((p.obj as Extract<TreeObject, { kind: 'piece' }>).entries[0][0], p);
     const pieces: Made[] = [];
@@ -250,7 +292,57 @@ export class Materialiser implements ObjectSource, LiveTree {
     }
     const bytes = encodeSplitDir(obj, refs);
     this.objectsEncoded++;
-    const made: Made = { hash: hashObject(bytes), obj, bytes, parts: [], pieces };
+    const index = new Map<number, number[]>();
+    inos.forEach((child, i) => addIndex(index, child, i));
+    const made: Made = { hash: hashObject(bytes), obj, bytes, parts: [], pieces, index };
+    this.put(ino, made);
+    this.lastSplit.set(ino, made);
+    return made;
+  }
+
+  /**
+   * Split directory `ino` whose names are those of `last` and whose changed children are
+   * among `kids` (a child no longer under it is skipped: `parentsOf` is a superset): the
+   * last entries with those children's replaced, the pieces holding them re-encoded.
+   */
+  private remakeSplit(state: FsState, ino: number, last: Made, kids: Set<number>): Made {
+    const n = state.inode(ino);
+    const lastObj = last.obj as DirObject;
+    const entries = lastObj.entries.slice();
+    const changed: number[] = [];
+    for (const kid of kids) {
+      for (const i of last.index!.get(kid) ?? []) {
+        const child = this.make(state, kid);
+        const e = entries[i];
+        if (e[1] === child.obj.kind && sameHash(e[2], child.hash)) continue;
+        entries[i] = [e[0], child.obj.kind as EntryTuple[1], child.hash];
+        changed.push(i);
+      }
+    }
+    changed.sort((a, b) => a - b);
+    const obj: DirObject = { kind: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, mtime: n.mtime, entries };
+    const pieces: Made[] = [];
+    const refs: PieceRef[] = [];
+    let at = 0;
+    let c = 0;
+    for (const p of last.pieces!) {
+      const count = (p.obj as Extract<TreeObject, { kind: 'piece' }>).entries.length;
+      let piece = p;
+      if (c < changed.length && changed[c] < at + count) {
+        while (c < changed.length && changed[c] < at + count) c++;
+        const slice = entries.slice(at, at + count);
+        const bytes = encodePiece(slice);
+        this.objectsEncoded++;
+        piece = { hash: hashObject(bytes), obj: { kind: 'piece', entries: slice }, bytes, parts: [] };
+      }
+      pieces.push(piece);
+      refs.push({ hash: piece.hash, count });
+      at += count;
+    }
+    if (at !== entries.length) throw new Error(`materialise: the pieces of directory ${ino} hold ${at} entries, not ${entries.length}`);
+    const bytes = encodeSplitDir(obj, refs);
+    this.objectsEncoded++;
+    const made: Made = { hash: hashObject(bytes), obj, bytes, parts: [], pieces, index: last.index };
     this.put(ino, made);
     this.lastSplit.set(ino, made);
     return made;
@@ -288,6 +380,12 @@ function sameNames(o: TreeObject, entries: ReadonlyMap<string, unknown>): boolea
   if (o.kind !== 'dir' || o.entries.length !== entries.size) return false;
   for (const e of o.entries) if (!entries.has(e[0])) return false;
   return true;
+}
+
+function addIndex(index: Map<number, number[]>, ino: number, position: number): void {
+  const list = index.get(ino);
+  if (list) list.push(position);
+  else index.set(ino, [position]);
 }
 
 function sameEntries(a: readonly EntryTuple[], b: readonly EntryTuple[]): boolean {

@@ -147,16 +147,24 @@ type WideOp =
   | { kind: 'many'; add: boolean; from: number; count: number }
   | { kind: 'rename'; i: number; j: number }
   | { kind: 'mkdir'; i: number }
+  | { kind: 'subwrite'; i: number; seed: number }
+  | { kind: 'chmod'; i: number; mode: number }
+  | { kind: 'link'; i: number; j: number }
   | { kind: 'create' | 'restore' | 'delete'; snap: number }
   | { kind: 'diff'; snap: number; to: number }
   | { kind: 'remount' };
 
+/** Mostly a few hot names (some present from the start, some not), so ops meet on one entry: a file written after it was linked, a directory written into after it was made. */
+const idx = fc.oneof(fc.integer({ min: START_FILES, max: START_FILES + 3 }), fc.integer({ min: 0, max: 3 }), fc.nat(NAMES - 1));
 const wideOpArb: fc.Arbitrary<WideOp> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), i: fc.nat(NAMES - 1), seed: fc.nat(1000) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('unlink' as const), i: fc.nat(NAMES - 1) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('write' as const), i: idx, seed: fc.nat(1000) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('unlink' as const), i: idx }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('many' as const), add: fc.boolean(), from: fc.nat(NAMES - 1), count: fc.integer({ min: 10, max: 80 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('rename' as const), i: fc.nat(NAMES - 1), j: fc.nat(NAMES - 1) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('mkdir' as const), i: fc.nat(NAMES - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('rename' as const), i: idx, j: idx }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('mkdir' as const), i: idx }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('subwrite' as const), i: idx, seed: fc.nat(1000) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('chmod' as const), i: fc.oneof(fc.constant(-1), idx), mode: fc.constantFrom(0o700, 0o755, 0o644) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('link' as const), i: idx, j: idx }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom('create' as const, 'restore' as const, 'delete' as const), snap: fc.nat(SNAPS.length - 1) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('diff' as const), snap: fc.nat(SNAPS.length - 1), to: fc.nat(SNAPS.length) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'remount' as const }) },
@@ -224,6 +232,18 @@ async function runWide(script: WideOp[]): Promise<{ split: number; direct: numbe
           break;
         case 'mkdir':
           await attempt(() => fs.mkdir(w, nameOf(op.i)));
+          break;
+        case 'subwrite': // a file in a subdirectory of /w, made if the name is free (a child directory's object changes)
+          await attempt(async () => {
+            const sub = await fs.lookup(w, nameOf(op.i)).catch(() => fs.mkdir(w, nameOf(op.i)));
+            await writeFile(fs, sub.ino, 'x', utf8(`sub ${op.seed}`));
+          });
+          break;
+        case 'chmod': // /w itself (-1) or one of its entries
+          await attempt(async () => fs.setattr(op.i < 0 ? w : (await fs.lookup(w, nameOf(op.i))).ino, { mode: op.mode }));
+          break;
+        case 'link': // a second name in /w for a file: one inode at two entries
+          await attempt(async () => fs.link((await fs.lookup(w, nameOf(op.i))).ino, w, nameOf(op.j)));
           break;
         case 'create': {
           const name = SNAPS[op.snap];
@@ -314,7 +334,7 @@ describe('a directory wider than one piece, against the model', () => {
         seen.split += s.split;
         seen.direct += s.direct;
       }),
-      { numRuns: 10 },
+      { numRuns: 12 },
     );
     expect(seen.split).toBeGreaterThan(0); // the scripts did snapshot /w split
   }, 240_000);
@@ -339,6 +359,47 @@ describe('a directory wider than one piece, against the model', () => {
       expect(subject.engine().objectsEncoded() - before).toBe(4);
       const diff = await fs.snapshotDiff('a', 'b');
       expect(diff.entries.map((e) => `${e.path} ${e.change}`)).toEqual(['/w/n500 modified']); // /w's new mtime alone is not a change
+    } finally {
+      await subject.close();
+    }
+  });
+});
+
+describe('a split directory re-made from what changed in it', () => {
+  it('sees a change below a child directory, in a file at two names, and in its own attributes', async () => {
+    const subject = await memFs();
+    try {
+      const { fs } = subject;
+      const w = (await fs.mkdir(ROOT_INO, 'w')).ino;
+      for (let i = 0; i < 300; i++) await writeFile(fs, w, `n${i}`, utf8(`${i}`));
+      const sub = (await fs.mkdir(w, 'sub')).ino;
+      await writeFile(fs, sub, 'x', utf8('x0'));
+      await fs.link((await fs.lookup(w, 'n5')).ino, w, 'h');
+      const steps: [string, () => Promise<unknown>, string[]][] = [
+        ['a', async () => undefined, []],
+        ['b', () => writeFile(fs, sub, 'x', utf8('x1')), ['/w/sub/x modified']],
+        ['c', () => writeFile(fs, w, 'h', utf8('via h')), ['/w/h modified', '/w/n5 modified']],
+        ['d', async () => fs.setattr(w, { mode: 0o700 }), ['/w modified']],
+        ['e', async () => fs.setattr(sub, { mode: 0o700 }), ['/w/sub modified']],
+      ];
+      let prev: string | undefined;
+      for (const [name, change, diff] of steps) {
+        await change();
+        const info = await fs.snapshotCreate(name);
+        expect(formOfW(subject.chunks.chunks, info.rootHash)).toEqual({ tag: 'D', entries: 302 });
+        if (prev) expect(shownDiff((await fs.snapshotDiff(prev, name)).entries), name).toEqual(diff);
+        prev = name;
+      }
+      // Each snapshot reads back as the live tree was: the changed names under /.snapshots.
+      const read = async (path: string) => {
+        const { handle } = await fs.open((await fs.resolve(path)).ino, { read: true });
+        try {
+          return new TextDecoder().decode(await fs.read(handle, 0, 100));
+        } finally {
+          await fs.close(handle);
+        }
+      };
+      expect([await read('/.snapshots/a/w/sub/x'), await read('/.snapshots/b/w/sub/x'), await read('/.snapshots/b/w/n5'), await read('/.snapshots/c/w/n5'), await read('/.snapshots/c/w/h')]).toEqual(['x0', 'x1', '5', 'via h', 'via h']);
     } finally {
       await subject.close();
     }
