@@ -85,8 +85,14 @@ export interface CommandContext {
   json(value: unknown): void;
   /** A progress bar for a transfer of totalBytes (drawn only on a terminal, for large ones). */
   progress(label: string, totalBytes: number): ProgressBar;
-  /** Throws Interrupted if Ctrl-C was pressed since the command began. */
-  checkInterrupted(): void;
+  /**
+   * Throws Interrupted if Ctrl-C was pressed since the command began. Call it between
+   * chunks of a long command: it also gives the terminal a turn when the command has held
+   * the thread for SHELL_HOST_TURN_MS (the deterministic kernel yields to the host only
+   * every SCHEDULER_STEPS_PER_YIELD steps, and a command's own work between steps, such
+   * as making random bytes, can make that seconds), so a Ctrl-C typed meanwhile is seen.
+   */
+  checkInterrupted(): Promise<void>;
   /** The filesystem, or NotAvailableError. */
   fs(): FsApi;
   /** An operand as an absolute Strata path (relative to the current directory). */

@@ -4,6 +4,8 @@
  */
 import { IO_SIZE_BYTES_MAX } from '../../services/fs/protocol.ts';
 
+/** A long command gives the terminal (Ctrl-C, output) a turn at least this often, in ms. */
+export const SHELL_HOST_TURN_MS = 50;
 /** Bytes moved per fs read or write message by put, get, cat, cp and mkfile. */
 export const TRANSFER_CHUNK_BYTES = 1024 * 1024;
 /** A transfer at least this large shows a progress bar (on a TTY only). */

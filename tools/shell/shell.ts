@@ -24,7 +24,7 @@ import { parseOperands, resolveSubcommand, usageLine, type CommandContext, type 
 import { RAW_OPERAND_COMMANDS } from './commands/builtins.ts';
 import { CommandError, Interrupted, ShellUsageError, STATUS_INTERNAL, STATUS_UNKNOWN_COMMAND } from './errors.ts';
 import { ProgressBar } from './format.ts';
-import { OUTPUT_WIDTH_CHARS_DEFAULT, PROGRESS_THRESHOLD_BYTES, SCRIPT_LINES_MAX } from './limits.ts';
+import { OUTPUT_WIDTH_CHARS_DEFAULT, PROGRESS_THRESHOLD_BYTES, SCRIPT_LINES_MAX, SHELL_HOST_TURN_MS } from './limits.ts';
 import { absolute } from './paths.ts';
 import { defaultTable } from './table.ts';
 import { tokenize, TokenizeError } from './tokenize.ts';
@@ -54,6 +54,8 @@ export class Shell implements ShellState {
   exitStatus: number | null = null;
   private running = false;
   private interruptedFlag = false;
+  /** When the running command last let the host's event loop turn (checkInterrupted). */
+  private hostTurnAtMs = 0;
   private scratch: string | null = null;
   private location = '';
 
@@ -183,6 +185,7 @@ export class Shell implements ShellState {
       if (!nested) {
         this.running = true;
         this.interruptedFlag = false;
+        this.hostTurnAtMs = performance.now();
       }
       const status = await spec.run(this.context(name), parsed);
       return status ?? 0;
@@ -217,7 +220,11 @@ export class Shell implements ShellState {
       warn: (message) => this.errorLine(`${name}: ${message}`),
       json: (value) => void out.write(JSON.stringify(value, null, 2) + '\n'),
       progress: (label, totalBytes) => new ProgressBar(out, label, totalBytes, totalBytes >= PROGRESS_THRESHOLD_BYTES),
-      checkInterrupted: () => {
+      checkInterrupted: async () => {
+        if (performance.now() - this.hostTurnAtMs >= SHELL_HOST_TURN_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          this.hostTurnAtMs = performance.now();
+        }
         if (this.interruptedFlag) throw new Interrupted();
       },
       fs: () => need(this.host.backends, 'fs'),

@@ -29,7 +29,7 @@ async function copyFile(ctx: CommandContext, from: string, attr: Attr, to: strin
   const bar = ctx.progress(to, attr.sizeBytes);
   try {
     await readChunks(fs, from, attr, async (data, doneBytes) => {
-      ctx.checkInterrupted();
+      await ctx.checkInterrupted();
       await writeAll(fs, to, t.handle, doneBytes - data.length, data);
       bar.update(doneBytes);
     });
@@ -42,7 +42,7 @@ async function copyFile(ctx: CommandContext, from: string, attr: Attr, to: strin
 
 async function copyTree(ctx: CommandContext, from: string, attr: Attr, to: string, o: CopyOptions, depth: number): Promise<void> {
   const fs = ctx.fs();
-  ctx.checkInterrupted();
+  await ctx.checkInterrupted();
   if (depth > WALK_DEPTH_MAX) throw new CommandError(`${from}: deeper than ${WALK_DEPTH_MAX} levels`);
   if (attr.type === 'file') return copyFile(ctx, from, attr, to, o);
   const { parent, name } = await parentOf(fs, to);

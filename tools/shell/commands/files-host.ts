@@ -58,7 +58,7 @@ const put: CommandSpec = {
       let doneBytes = 0;
       try {
         for (;;) {
-          ctx.checkInterrupted();
+          await ctx.checkInterrupted();
           let n: number;
           try {
             n = nodeFs.readSync(fd, buffer, 0, buffer.length, doneBytes);
@@ -107,8 +107,8 @@ const get: CommandSpec = {
     const bar = ctx.progress(`get ${from}`, attr.sizeBytes);
     let doneBytes = 0;
     try {
-      doneBytes = await readChunks(fs, from, attr, (data, done) => {
-        ctx.checkInterrupted();
+      doneBytes = await readChunks(fs, from, attr, async (data, done) => {
+        await ctx.checkInterrupted();
         try {
           nodeFs.writeSync(fd, data, 0, data.length, done - data.length);
         } catch (e) {
@@ -146,7 +146,7 @@ const mkfile: CommandSpec = {
     let doneBytes = 0;
     try {
       while (doneBytes < sizeBytes) {
-        ctx.checkInterrupted();
+        await ctx.checkInterrupted();
         const piece = chunk.subarray(0, Math.min(chunk.length, sizeBytes - doneBytes));
         if (!p.has('zero')) random.fill(piece);
         doneBytes = await writeAll(fs, to, t.handle, doneBytes, piece);

@@ -68,7 +68,7 @@ async function dirItems(ctx: CommandContext, path: string, dir: Attr, all: boole
     items.push({ name: '..', path: join(path, '..'), attr: await fs.lookup(dir.ino, '..').catch((e) => Promise.reject(explain(e, path))) });
   }
   for (const e of entries) {
-    ctx.checkInterrupted();
+    await ctx.checkInterrupted();
     const p = join(path, e.name);
     const attr = await fs.getattr(e.ino).catch((err) => Promise.reject(explain(err, p)));
     items.push(await withTarget(fs, { name: e.name, path: p, attr }));
@@ -168,8 +168,8 @@ const cat: CommandSpec = {
         if (attr.sizeBytes > CAT_SIZE_BYTES_MAX) throw new CommandError(`${path}: ${humanBytes(attr.sizeBytes)} is too much for a terminal (use: get ${op} FILE)`);
         const decoder = new TextDecoder('utf-8', { fatal: true });
         let last = '';
-        await readChunks(fs, path, attr, (data) => {
-          ctx.checkInterrupted();
+        await readChunks(fs, path, attr, async (data) => {
+          await ctx.checkInterrupted();
           let text: string;
           try {
             if (data.includes(0)) throw new Error('NUL');
@@ -250,7 +250,7 @@ const tree: CommandSpec = {
       if (depth > WALK_DEPTH_MAX) throw new CommandError(`${path}: deeper than ${WALK_DEPTH_MAX} levels`);
       const entries = (await listDir(fs, dir.ino, path)).filter((e) => p.has('all') || !e.name.startsWith('.')).sort(byName);
       for (let i = 0; i < entries.length; i++) {
-        ctx.checkInterrupted();
+        await ctx.checkInterrupted();
         const e = entries[i];
         const lastOne = i === entries.length - 1;
         const childPath = join(path, e.name);
@@ -290,8 +290,8 @@ const du: CommandSpec = {
         fs,
         root,
         await stat(fs, root),
-        (e) => {
-          ctx.checkInterrupted();
+        async (e) => {
+          await ctx.checkInterrupted();
           totals.push(0);
           if (e.attr.type !== 'dir' && !seen.has(e.attr.ino)) {
             seen.add(e.attr.ino);
