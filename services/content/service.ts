@@ -11,7 +11,9 @@
  * parseContentRequest first: a bad message is an error reply, never a crash. Bytes by
  * grant are copied out of the caller's memory before use (the caller may change it, and
  * the native BLAKE3 must not read physical memory) and into it after the chunk was
- * verified.
+ * verified. Message input is the service's own too (decoded from the kernel's copy), so
+ * put and putMany hand the store bytes nobody else holds (`owned`: hashed once, not
+ * again as they are staged).
  *
  * Commit points are the store's (store.ts, gc.ts); this file adds none. On stop the
  * unused pool blocks are given back to the block service.
@@ -131,13 +133,13 @@ function makeHandlers(ctx: ServiceContext, store: ContentStore, mount: MountRepo
     put: async (r) => {
       const data = bytesOf(r);
       if (data.length > CHUNK_SIZE_BYTES_MAX) throw contentError('TOOBIG', `a chunk of ${data.length} bytes exceeds ${CHUNK_SIZE_BYTES_MAX}; use ingest`);
-      return { hash: await store.put(data, { ref: r.ref }) };
+      return { hash: await store.put(data, { ref: r.ref, owned: true }) };
     },
     putMany: async (r) => {
       // By grant: copied out of the caller's memory first (it may change it, and the native
       // BLAKE3 cannot read physical memory), then cut into the chunks.
       const items = 'items' in r ? r.items : splitSegments(r.from, r.lengths);
-      return store.putMany(items, { ref: r.ref });
+      return store.putMany(items, { ref: r.ref, owned: true });
     },
     ingest: async (r) => {
       try {

@@ -48,6 +48,13 @@ export interface StoreOptions {
 export interface PutOptions {
   /** Take one reference per chunk (default). Without: the caller commits its own ChunkRef records (in its transaction) and the chunk is leased against gc meanwhile. */
   ref?: boolean;
+  /**
+   * The caller hands over bytes nobody else holds or will change (the service's private
+   * copy of message or granted input): they were hashed here once and are not hashed
+   * again as they are staged (writer.ts). Default false: an in-process caller's array may
+   * change between put and write, so it is checked again.
+   */
+  owned?: boolean;
 }
 
 export interface ChunkStat {
@@ -207,7 +214,7 @@ export class ContentStore {
         fresh.push(w);
       }
       this.counters.dedupHits += refs.length;
-      await this.storeAndCommit(fresh, refs);
+      await this.storeAndCommit(fresh, refs, options.owned ?? false);
       newChunks += fresh.length;
       newBytes += fresh.reduce((n, w) => n + w.bytes.length, 0);
       if (later.length) await Promise.all(waits);
@@ -219,10 +226,10 @@ export class ContentStore {
   }
 
   /** Writes the fresh chunks, flushes, then commits their records and the refs; applies them after. */
-  private async storeAndCommit(fresh: Want[], refs: Want[]): Promise<void> {
+  private async storeAndCommit(fresh: Want[], refs: Want[], owned: boolean): Promise<void> {
     const placed = new Map<string, Extent>();
     try {
-      await writeChunks(this.blocks, this.pool, fresh, placed);
+      await writeChunks(this.blocks, this.pool, fresh, placed, { recheck: !owned });
     } catch (e) {
       this.abandon(fresh, refs, placed, e); // nothing was proposed
       throw e;
