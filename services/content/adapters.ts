@@ -11,8 +11,9 @@
  * fs page and nearly every chunk) land in a region lent 'w' and are copied out before the
  * store sees them: its native BLAKE3 must not see a SharedArrayBuffer view, and the block
  * service could still write the slot, so what is verified is a private copy. Larger reads
- * are inline. A block service that no longer holds the read grant (it restarted) makes
- * that read inline and the next one lend a fresh region.
+ * are inline. A block service that no longer holds a staging grant (it restarted) makes
+ * that write or read go inline and the next one lend a fresh region (Lender); a write so
+ * redone is filled (and checked) again from its source.
  *
  * read(afterSeq) reads committed records from Axiom (read, in pages) and hands the
  * Chunk* records to the store in commit order; the mount starts after the newest
@@ -23,16 +24,12 @@ import type { AxiomClient } from '../../axiom/protocol.ts';
 import type { ServiceMemory } from '../../kernel/service.ts';
 import type { Region } from '../../kernel/memory.ts';
 import { ServiceError } from '../../kernel/errors.ts';
-import { BLOCK_SIZE_BYTES, CDC_MAX_SIZE_BYTES_DEFAULT, STAGING_SLOT_BYTES, STAGING_SLOTS } from './limits.ts';
+import { BLOCK_SIZE_BYTES, READ_SLOT_BYTES, READ_SLOTS, STAGING_SLOT_BYTES, STAGING_SLOTS } from './limits.ts';
 import { assert, contentError } from './errors.ts';
 import { mergeExtents } from './gc.ts';
 import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
 
 const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
-
-/** Read staging: slots of the default chunker's largest chunk, enough for the fs's concurrent page reads (16 per read). Belongs in limits.ts. */
-const READ_SLOT_BYTES = CDC_MAX_SIZE_BYTES_DEFAULT;
-const READ_SLOTS = 16;
 
 /** Slots of a staging region lent to the block service (for writes, or for reads); a caller waits for a free slot. */
 class Staging {
@@ -41,9 +38,9 @@ class Staging {
   constructor(
     private readonly view: Uint8Array,
     readonly grantId: number,
-    private readonly slotBytes = STAGING_SLOT_BYTES,
-    private readonly slotCount = STAGING_SLOTS,
-    readonly region?: Region,
+    private readonly slotBytes: number,
+    private readonly slotCount: number,
+    readonly region: Region,
   ) {
     assert(view.length >= slotBytes * slotCount, `staging of ${view.length} bytes holds ${slotCount} slots of ${slotBytes}`);
     for (let i = 0; i < slotCount; i++) this.free.push(i);
@@ -65,66 +62,100 @@ class Staging {
   }
 }
 
-/** The block service as a BlockPort; with `memory`, data writes go through a granted staging region (no copy in messages). */
+/**
+ * A staging region lent to the block service on first use, with `rights`. A block
+ * service that no longer holds the grant (it restarted) makes the caller drop it: that
+ * call goes inline and the next one lends a fresh region. None if memory cannot be had
+ * (the calls stay inline).
+ */
+class Lender {
+  private current: Staging | undefined;
+  private unavailable: boolean;
+  constructor(
+    private readonly memory: ServiceMemory | undefined,
+    private readonly endpoint: string,
+    private readonly rights: 'r' | 'w',
+    private readonly slotBytes: number,
+    private readonly slotCount: number,
+  ) {
+    this.unavailable = !memory;
+  }
+  staging(): Staging | undefined {
+    const memory = this.memory;
+    if (this.current || this.unavailable || !memory) return this.current;
+    let region: Region | undefined;
+    try {
+      region = memory.alloc(this.slotCount * this.slotBytes);
+      this.current = new Staging(memory.view(region), memory.grant(region, this.endpoint, this.rights), this.slotBytes, this.slotCount, region);
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      if (region) memory.free(region);
+      this.unavailable = true;
+    }
+    return this.current;
+  }
+  /** Forgets `old` (if still current); its region is freed once its slots in use are done (they finish inline, as the caller). */
+  drop(old: Staging): void {
+    if (this.current !== old) return;
+    this.current = undefined;
+    void old.idle().then(() => this.memory?.free(old.region));
+  }
+}
+
+const lostGrant = (e: unknown): boolean => e instanceof ServiceError && e.code === 'GRANT';
+
+/** The block service as a BlockPort; with `memory`, data writes and reads go through granted staging regions (no copy in messages). */
 export async function blockPortOver(block: BlockClient, memory?: ServiceMemory): Promise<BlockPort> {
   const info = await block.info();
   if (info.blockSizeBytes !== BLOCK_SIZE_BYTES) throw contentError('NOTMOUNTED', `the block service's blocks are ${info.blockSizeBytes} bytes, not ${BLOCK_SIZE_BYTES}`);
   const data = info.regions.data;
   const ioBlocksMax = info.limits.ioBlocksMax;
-  let staging: Staging | undefined;
-  if (memory && ioBlocksMax * BLOCK_SIZE_BYTES >= STAGING_SLOT_BYTES) {
-    const region = memory.alloc(STAGING_SLOTS * STAGING_SLOT_BYTES);
-    staging = new Staging(memory.view(region), memory.grant(region, block.endpoint, 'r'));
-  }
-  const stage = staging;
-  // Read staging, lent on first use; none if memory cannot be had (reads stay inline).
-  let reads: Staging | undefined;
-  let readsUnavailable = !memory;
-  const readStaging = (): Staging | undefined => {
-    if (reads || readsUnavailable || !memory) return reads;
-    let region: Region | undefined;
-    try {
-      region = memory.alloc(READ_SLOTS * READ_SLOT_BYTES);
-      reads = new Staging(memory.view(region), memory.grant(region, block.endpoint, 'w'), READ_SLOT_BYTES, READ_SLOTS, region);
-    } catch (e) {
-      if (!(e instanceof ServiceError)) throw e;
-      if (region) memory.free(region);
-      readsUnavailable = true;
-    }
-    return reads;
-  };
-  const dropReadStaging = (old: Staging) => {
-    if (reads !== old) return;
-    reads = undefined;
-    // Slots still in use finish (inline, as this one) before the region goes.
-    void old.idle().then(() => old.region && memory?.free(old.region));
+  const writes = memory && ioBlocksMax * BLOCK_SIZE_BYTES >= STAGING_SLOT_BYTES ? new Lender(memory, block.endpoint, 'r', STAGING_SLOT_BYTES, STAGING_SLOTS) : undefined;
+  writes?.staging(); // lent at mount, as before: the first write need not wait for it
+  const reads = new Lender(memory, block.endpoint, 'w', READ_SLOT_BYTES, READ_SLOTS);
+  const writeInline = (blockIndex: number, blockCount: number, fill: (dst: Uint8Array) => void): Promise<void> => {
+    const buf = new Uint8Array(blockCount * BLOCK_SIZE_BYTES);
+    fill(buf);
+    return block.write(blockIndex, buf);
   };
   return {
     blockSizeBytes: BLOCK_SIZE_BYTES,
     dataRegion: { blockIndex: data.blockIndex, blockCount: data.blockCount },
     allocate: (blockCount, contiguous) => block.allocate(blockCount, { contiguous }),
     write: (blockIndex, bytes) => block.write(blockIndex, bytes),
-    writeStaged: stage
-      ? (blockIndex, blockCount, fill) =>
-          stage.use(async (offsetBytes, dst) => {
-            const lengthBytes = blockCount * BLOCK_SIZE_BYTES;
-            assert(lengthBytes <= dst.length, `a staged write of ${blockCount} blocks fits a slot`);
-            fill(dst.subarray(0, lengthBytes));
-            await block.writeFrom(blockIndex, [{ grantId: stage.grantId, offsetBytes, lengthBytes }]);
-          })
+    writeStaged: writes
+      ? (blockIndex, blockCount, fill) => {
+          const stage = writes.staging();
+          if (!stage) return Promise.resolve().then(() => writeInline(blockIndex, blockCount, fill));
+          return stage
+            .use(async (offsetBytes, dst) => {
+              const lengthBytes = blockCount * BLOCK_SIZE_BYTES;
+              assert(lengthBytes <= dst.length, `a staged write of ${blockCount} blocks fits a slot`);
+              fill(dst.subarray(0, lengthBytes));
+              await block.writeFrom(blockIndex, [{ grantId: stage.grantId, offsetBytes, lengthBytes }]);
+            })
+            .catch((e: unknown) => {
+              if (!lostGrant(e)) throw e;
+              // The block service restarted and read nothing of the slot: the same blocks
+              // (fresh ones from the pool, not yet named by any record) are written inline,
+              // from the same source, checked again by `fill` as before.
+              writes.drop(stage);
+              return writeInline(blockIndex, blockCount, fill);
+            });
+        }
       : undefined,
     read: (blockIndex, blockCount) => {
-      const reads = blockCount > 0 && blockCount * BLOCK_SIZE_BYTES <= READ_SLOT_BYTES ? readStaging() : undefined;
-      if (!reads) return block.read(blockIndex, blockCount);
-      return reads
+      const stage = blockCount > 0 && blockCount * BLOCK_SIZE_BYTES <= READ_SLOT_BYTES ? reads.staging() : undefined;
+      if (!stage) return block.read(blockIndex, blockCount);
+      return stage
         .use(async (offsetBytes, slot) => {
           const lengthBytes = blockCount * BLOCK_SIZE_BYTES;
-          await block.readInto(blockIndex, blockCount, [{ grantId: reads.grantId, offsetBytes, lengthBytes }]);
+          await block.readInto(blockIndex, blockCount, [{ grantId: stage.grantId, offsetBytes, lengthBytes }]);
           return slot.slice(0, lengthBytes); // private: the store verifies exactly what it returns
         })
         .catch((e: unknown) => {
-          if (!(e instanceof ServiceError) || e.code !== 'GRANT') throw e;
-          dropReadStaging(reads);
+          if (!lostGrant(e)) throw e;
+          reads.drop(stage);
           return block.read(blockIndex, blockCount);
         });
     },

@@ -68,6 +68,13 @@ export const WRITE_BLOCKS_MAX = 1024;
 /** Staging the service lends the block service for data writes: slots of one write each. */
 export const STAGING_SLOT_BYTES = WRITE_BLOCKS_MAX * BLOCK_SIZE_BYTES;
 export const STAGING_SLOTS = 8;
+/**
+ * Staging the service lends the block service for data reads: slots of the default
+ * chunker's largest chunk (so every fs page and nearly every chunk), as many as the fs's
+ * concurrent page reads of one read (its READ_PAGES_IN_FLIGHT, 16). Larger reads go inline.
+ */
+export const READ_SLOT_BYTES = CDC_MAX_SIZE_BYTES_DEFAULT;
+export const READ_SLOTS = 16;
 
 /** Chunks the index may hold (memory bound: ~200 bytes each, so ~3 GiB at the limit). */
 export const INDEX_CHUNKS_MAX = 16 * 1024 * 1024;
@@ -99,5 +106,7 @@ export function checkContentLimits(): void {
   must(POOL_REFILL_BLOCKS_MIN >= CHUNK_BLOCKS_MAX / 4 && POOL_REFILL_BLOCKS_MIN <= POOL_REFILL_BLOCKS_MAX, 'pool refill bounds in order');
   must(POOL_REFILL_BLOCKS_MAX <= 2 ** 20, "a refill fits the block service's ALLOCATE_BLOCKS_MAX");
   must(HASH_NATIVE_MIN_BYTES > 0, 'hash threshold positive');
+  must(READ_SLOT_BYTES % BLOCK_SIZE_BYTES === 0 && READ_SLOT_BYTES <= WRITE_BLOCKS_MAX * BLOCK_SIZE_BYTES, 'a read slot is whole blocks, one block-service request');
+  must(READ_SLOTS > 0 && STAGING_SLOTS > 0, 'staging has slots');
 }
 checkContentLimits();
