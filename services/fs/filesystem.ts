@@ -748,9 +748,13 @@ export class Filesystem {
         if (p) this.pending.set(ino, p);
         throw e instanceof ServiceError ? e : fsError('EIO', String(e));
       }
+      // The committed pages become clean cache entries as they are, without a copy: take()
+      // removed them from the dirty set, so nothing else holds or writes them (a later
+      // write makes a fresh dirty page). Only a short last page is copied, so the cache
+      // does not keep a whole page buffer alive for a few bytes it counts.
       toPut.forEach((x, i) => {
         x.ref.hash = hashes[i];
-        this.cache.put(hashKey(hashes[i]), x.bytes.slice());
+        this.cache.put(hashKey(hashes[i]), x.bytes.length === x.bytes.buffer.byteLength ? x.bytes : x.bytes.slice());
       });
     }
     // One transaction per WRITE_RECORD_PAGES_MAX pages: an FsWrite and up to two ChunkRefs
