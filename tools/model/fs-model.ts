@@ -21,9 +21,15 @@
  * file or directory tree (entries in cookie order). gc and checkpoint change nothing a
  * client can see. Replies of snapshotCreate and snapshotList carry names only (the
  * service's hashes and space figures are not modelled); snapshotDiff is not modelled.
+ *
+ * By grant (writeFrom / readInto): the segments are reached only through the memory
+ * given to apply (the service's ctx.memory, whose grantView checks grant, rights and
+ * bounds before a byte moves, as services/fs/dispatch.ts does); without memory they are
+ * refused with GRANT, as a filesystem given no memory refuses them. Then they are the
+ * same as write / read of the bytes the segments hold, in order as one stream.
  */
 import { ServiceError } from '../../kernel/errors.ts';
-import type { Manifest } from '../../kernel/service.ts';
+import type { Manifest, ServiceMemory } from '../../kernel/service.ts';
 import {
   FILE_SIZE_BYTES_MAX,
   FS_ENDPOINT,
@@ -37,6 +43,7 @@ import {
   type FileType,
   type FsRequest,
   type OpenFlags,
+  type Segment,
   type StatFs,
   type Timespec,
   type WalkResult,
@@ -221,8 +228,40 @@ export class FsModel {
     n.data = next;
   }
 
-  /** Applies one validated request; returns the reply or throws a ServiceError with an errno. */
-  apply(req: FsRequest): unknown {
+  /** Bytes of `from` at `offset` (or the end, for an append handle), as the write op does. */
+  private write(handle: number, offsetBytes: number, data: Uint8Array): { countBytes: number } {
+    const h = this.handle(handle);
+    if (!h.flags.write && !h.flags.append) err('EBADF', 'handle is not open for writing');
+    const n = this.node(h.ino);
+    const offset = h.flags.append ? n.data.length : offsetBytes;
+    if (offset + data.length > FILE_SIZE_BYTES_MAX) err('EFBIG', 'write past the size limit');
+    if (data.length === 0) return { countBytes: 0 };
+    if (offset + data.length > n.data.length) this.resize(n, offset + data.length);
+    n.data.set(data, offset);
+    this.touch(n, true);
+    return { countBytes: data.length };
+  }
+
+  /** The bytes a read returns (a copy). */
+  private read(handle: number, offsetBytes: number, lengthBytes: number): Uint8Array {
+    const h = this.handle(handle);
+    const n = this.node(h.ino);
+    if (n.type === 'dir') err('EISDIR', 'read of a directory');
+    if (!h.flags.read) err('EBADF', 'handle is not open for reading');
+    const end = Math.min(n.data.length, offsetBytes + lengthBytes);
+    return offsetBytes >= end ? new Uint8Array(0) : n.data.slice(offsetBytes, end);
+  }
+
+  /**
+   * Applies one validated request; returns the reply or throws a ServiceError with an
+   * errno. `memory` serves the by-grant ops (the service's ctx.memory); without it they
+   * are refused with GRANT.
+   */
+  apply(req: FsRequest, memory?: Pick<ServiceMemory, 'grantView'>): unknown {
+    const views = (segments: Segment[], need: 'r' | 'w'): Uint8Array[] => {
+      if (!memory) throw new ServiceError('GRANT', 'this filesystem takes no grants (it was given no memory)');
+      return segments.map((s) => memory.grantView(s.grantId, need, s.offsetBytes, s.lengthBytes));
+    };
     switch (req.op) {
       case 'getattr':
         return this.attr(req.ino);
@@ -293,25 +332,30 @@ export class FsModel {
         }
         return {};
       }
-      case 'read': {
-        const h = this.handle(req.handle);
-        const n = this.node(h.ino);
-        if (n.type === 'dir') err('EISDIR', 'read of a directory');
-        if (!h.flags.read) err('EBADF', 'handle is not open for reading');
-        const end = Math.min(n.data.length, req.offsetBytes + req.lengthBytes);
-        return { data: req.offsetBytes >= end ? new Uint8Array(0) : n.data.slice(req.offsetBytes, end) };
+      case 'read':
+        return { data: this.read(req.handle, req.offsetBytes, req.lengthBytes) };
+      case 'write':
+        return this.write(req.handle, req.offsetBytes, req.data);
+      case 'readInto': {
+        const into = views(req.into, 'w');
+        const room = into.reduce((n, v) => n + v.length, 0);
+        if (room < req.lengthBytes) err('EINVAL', `readInto: ${room} bytes of room for ${req.lengthBytes}`);
+        const data = this.read(req.handle, req.offsetBytes, req.lengthBytes);
+        let at = 0;
+        for (const v of into) {
+          if (at >= data.length) break;
+          const n = Math.min(v.length, data.length - at);
+          v.set(data.subarray(at, at + n));
+          at += n;
+        }
+        return { countBytes: data.length };
       }
-      case 'write': {
-        const h = this.handle(req.handle);
-        if (!h.flags.write && !h.flags.append) err('EBADF', 'handle is not open for writing');
-        const n = this.node(h.ino);
-        const offset = h.flags.append ? n.data.length : req.offsetBytes;
-        if (offset + req.data.length > FILE_SIZE_BYTES_MAX) err('EFBIG', 'write past the size limit');
-        if (req.data.length === 0) return { countBytes: 0 };
-        if (offset + req.data.length > n.data.length) this.resize(n, offset + req.data.length);
-        n.data.set(req.data, offset);
-        this.touch(n, true);
-        return { countBytes: req.data.length };
+      case 'writeFrom': {
+        const from = views(req.from, 'r');
+        const data = new Uint8Array(from.reduce((n, v) => n + v.length, 0));
+        let at = 0;
+        for (const v of from) (data.set(v, at), (at += v.length));
+        return this.write(req.handle, req.offsetBytes, data);
       }
       case 'truncate': {
         const n = this.node(req.ino);
@@ -404,6 +448,10 @@ export class FsModel {
         throw new Error('model: snapshotDiff is not modelled');
       case 'clone':
         return this.attr(this.clone(req.ino, req.parent, req.name));
+      default: {
+        const unknown: never = req;
+        throw new ServiceError('BADOP', `model: no op ${(unknown as { op: string }).op}`);
+      }
     }
   }
 
@@ -656,8 +704,14 @@ export function fingerprint(data: Uint8Array): string {
   return `${data.length}:${(h >>> 0).toString(16)}`;
 }
 
-/** The model as a service behind the fs protocol (for the 9P server's tests). */
-export function modelFsManifest(name = 'fs-model', endpoint = FS_ENDPOINT): Manifest {
+/**
+ * The model as a service behind the fs protocol (for the 9P server's tests). It serves
+ * writeFrom / readInto through its ctx.memory, as services/fs does; `byGrant: false`
+ * makes a server that answers them with nothing (no count), as one that does not serve
+ * data by grant: FsClient then goes inline.
+ */
+export function modelFsManifest(name = 'fs-model', endpoint = FS_ENDPOINT, options: { byGrant?: boolean } = {}): Manifest {
+  const byGrant = options.byGrant ?? true;
   return {
     name,
     provides: [endpoint],
@@ -668,7 +722,13 @@ export function modelFsManifest(name = 'fs-model', endpoint = FS_ENDPOINT): Mani
           const ms = 1_700_000_000_000 + ctx.clock.nowMs();
           return { sec: Math.floor(ms / 1000), nsec: Math.round((ms % 1000) * 1e6) };
         });
-        return { handle: (req) => model.apply(parseFsRequest(req.op, req.body)) };
+        return {
+          handle: (req) => {
+            const r = parseFsRequest(req.op, req.body);
+            if (!byGrant && (r.op === 'writeFrom' || r.op === 'readInto')) return undefined;
+            return model.apply(r, ctx.memory);
+          },
+        };
       },
     },
   };
