@@ -194,20 +194,10 @@ export class Materialiser implements ObjectSource, LiveTree {
       if (isSplit(obj.entries.length) !== (obj.pieces !== undefined)) return;
       for (const e of n.dir!.entries.values()) if (!this.byIno.has(e.ino)) return;
     }
+    // A split directory's pieces are held (it came from a snapshot): not cached here, so a
+    // restore costs no walk of its entries; `missing` slices one from the entries if the
+    // snapshot is gone by then, and the next change makes the directory whole once.
     const made: Made = { hash, obj };
-    if (obj.kind === 'dir' && obj.pieces) {
-      // Held pieces: their objects are sliced from the entries (bytes made if `missing` needs them).
-      let at = 0;
-      made.pieces = obj.pieces.map((p) => {
-        const piece: Made = { hash: p.hash, obj: { kind: 'piece', entries: obj.entries.slice(at, at + p.count) } };
-        at += p.count;
-        return piece;
-      });
-      const position = new Map(obj.entries.map((e, i) => [e[0], i]));
-      made.index = new Map();
-      for (const [name, e] of n.dir!.entries) addIndex(made.index, e.ino, position.get(name)!);
-      this.lastSplit.set(ino, made);
-    }
     this.put(ino, made);
     if (n.dir) {
       for (const e of n.dir.entries.values()) {
@@ -369,6 +359,21 @@ export class Materialiser implements ObjectSource, LiveTree {
         made.parts = made.obj.kind === 'file' ? e.parts : []; // a split directory's pieces are stored as objects of their own
       }
       out.set(k, made as Stored);
+      if (made.obj.kind === 'dir' && made.obj.pieces && !made.pieces) {
+        // A split directory a restore put here: its pieces come from its entries.
+        let at = 0;
+        for (const p of made.obj.pieces) {
+          const pk = hashKey(p.hash);
+          const slice = made.obj.entries.slice(at, at + p.count);
+          at += p.count;
+          if (out.has(pk) || state.held.has(pk)) continue;
+          const bytes = encodePiece(slice);
+          if (hashKey(hashObject(bytes)) !== pk) throw new Error(`materialise: piece ${pk} encodes to another hash`);
+          out.set(pk, { hash: p.hash, obj: { kind: 'piece', entries: slice }, bytes, parts: [] });
+          for (const e of slice) todo.push(e[2]);
+        }
+        continue;
+      }
       for (const h of childrenOf(made.obj)) todo.push(h);
     }
     return out;

@@ -406,6 +406,31 @@ describe('a split directory re-made from what changed in it', () => {
   });
 });
 
+describe('a split directory a restore put in place', () => {
+  it('is stored whole by a later snapshot after the one it came from is deleted', async () => {
+    const subject = await memFs();
+    try {
+      let fs = subject.fs;
+      const w = (await fs.mkdir(ROOT_INO, 'w')).ino;
+      for (let i = 0; i < 300; i++) await writeFile(fs, w, `n${i}`, utf8(`${i}`));
+      await fs.snapshotCreate('a');
+      const dumpA = await snapDump(fs);
+      await writeFile(fs, w, 'n1', utf8('changed'));
+      await fs.snapshotRestore('a'); // the live /w is now a's object, taken as it is
+      await fs.snapshotDelete('a'); // nothing holds the live tree's pieces but pre-restore-1's shared ones
+      const c = await fs.snapshotCreate('c');
+      expect(formOfW(subject.chunks.chunks, c.rootHash)).toEqual({ tag: 'D', entries: 300 });
+      fs = await subject.remount(); // replay loads c's tree, every piece, from the store
+      expect((await fs.snapshotDiff('c')).entries).toEqual([]);
+      await writeFile(fs, (await fs.lookup(ROOT_INO, 'w')).ino, 'n2', utf8('again'));
+      await fs.snapshotRestore('c');
+      expect(await snapDump(fs)).toEqual(dumpA);
+    } finally {
+      await subject.close();
+    }
+  });
+});
+
 describe('a snapshot stored in the old form (one d object however wide)', () => {
   it('mounts, reads under /.snapshots, diffs and restores', async () => {
     const subject = await memFs();
