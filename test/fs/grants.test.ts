@@ -173,10 +173,10 @@ describe('fs file data by grant (deterministic kernel)', () => {
     disk.close();
   });
 
-  it('over a server that does not serve data by grant (the fs model), the client goes inline and stays so', async () => {
+  it('over a server that does not serve data by grant (the fs model without it), the client goes inline and stays so', async () => {
     const kernel = new Kernel({ seed: 3 });
     try {
-      await kernel.spawn(modelFsManifest());
+      await kernel.spawn(modelFsManifest('fs-model', FS_ENDPOINT, { byGrant: false }));
       const user = kernel.attach({ name: 'model-user', calls: [FS_ENDPOINT] });
       const client = recordingClient(user);
       const data = patterned(300 * KiB, 4);
