@@ -23,6 +23,7 @@ import type { BlockClient } from '../block/protocol.ts';
 import type { AxiomClient } from '../../axiom/protocol.ts';
 import type { ServiceMemory } from '../../kernel/service.ts';
 import type { Region } from '../../kernel/memory.ts';
+import { StagingSlots } from '../../kernel/staging.ts';
 import { ServiceError } from '../../kernel/errors.ts';
 import { BLOCK_SIZE_BYTES, READ_SLOT_BYTES, READ_SLOTS, STAGING_SLOT_BYTES, STAGING_SLOTS } from './limits.ts';
 import { assert, contentError } from './errors.ts';
@@ -31,37 +32,6 @@ import type { BlockPort, ContentRecord, Extent, MetaLog } from './ports.ts';
 
 const CONTENT_TYPES = new Set(['ChunkPut', 'ChunkRef', 'ChunkDrop']);
 
-/** Slots of a staging region lent to the block service (for writes, or for reads); a caller waits for a free slot. */
-class Staging {
-  private readonly free: number[] = [];
-  private readonly waiters: (() => void)[] = [];
-  constructor(
-    private readonly view: Uint8Array,
-    readonly grantId: number,
-    private readonly slotBytes: number,
-    private readonly slotCount: number,
-    readonly region: Region,
-  ) {
-    assert(view.length >= slotBytes * slotCount, `staging of ${view.length} bytes holds ${slotCount} slots of ${slotBytes}`);
-    for (let i = 0; i < slotCount; i++) this.free.push(i);
-  }
-  async use<T>(fn: (slotOffsetBytes: number, dst: Uint8Array) => Promise<T>): Promise<T> {
-    while (this.free.length === 0) await new Promise<void>((r) => this.waiters.push(r));
-    const slot = this.free.pop()!;
-    try {
-      const at = slot * this.slotBytes;
-      return await fn(at, this.view.subarray(at, at + this.slotBytes));
-    } finally {
-      this.free.push(slot);
-      for (const wake of this.waiters.splice(0)) wake(); // each re-checks; idle() waits here too
-    }
-  }
-  /** Resolves once no slot is in use. */
-  async idle(): Promise<void> {
-    while (this.free.length < this.slotCount) await new Promise<void>((r) => this.waiters.push(r));
-  }
-}
-
 /**
  * A staging region lent to the block service on first use, with `rights`. A block
  * service that no longer holds the grant (it restarted) makes the caller drop it: that
@@ -69,7 +39,7 @@ class Staging {
  * (the calls stay inline).
  */
 class Lender {
-  private current: Staging | undefined;
+  private current: StagingSlots | undefined;
   private unavailable: boolean;
   constructor(
     private readonly memory: ServiceMemory | undefined,
@@ -80,13 +50,13 @@ class Lender {
   ) {
     this.unavailable = !memory;
   }
-  staging(): Staging | undefined {
+  staging(): StagingSlots | undefined {
     const memory = this.memory;
     if (this.current || this.unavailable || !memory) return this.current;
     let region: Region | undefined;
     try {
       region = memory.alloc(this.slotCount * this.slotBytes);
-      this.current = new Staging(memory.view(region), memory.grant(region, this.endpoint, this.rights), this.slotBytes, this.slotCount, region);
+      this.current = new StagingSlots(region, memory.view(region), memory.grant(region, this.endpoint, this.rights), this.slotBytes, this.slotCount);
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
       if (region) memory.free(region);
@@ -95,7 +65,7 @@ class Lender {
     return this.current;
   }
   /** Forgets `old` (if still current); its region is freed once its slots in use are done (they finish inline, as the caller). */
-  drop(old: Staging): void {
+  drop(old: StagingSlots): void {
     if (this.current !== old) return;
     this.current = undefined;
     void old.idle().then(() => this.memory?.free(old.region));

@@ -28,6 +28,7 @@ import type { BlockClient, Extent } from '../../services/block/protocol.ts';
 import type { ContentClient } from '../../services/content/protocol.ts';
 import type { ServiceMemory } from '../../kernel/service.ts';
 import type { Region } from '../../kernel/memory.ts';
+import { StagingSlots } from '../../kernel/staging.ts';
 import { GET_STAGING_SLOTS, PAGE_SIZE_BYTES, PUT_BATCH_PAGES, PUT_STAGING_SLOTS } from './limits.ts';
 import type { ChunkSink, LoggedRecord, MetaLog } from './seams.ts';
 import type { ChunkDelta } from './state.ts';
@@ -42,42 +43,6 @@ const PUT_SLOT_BYTES = PUT_BATCH_PAGES * PAGE_SIZE_BYTES;
 
 function assert(ok: boolean, what: string): asserts ok {
   if (!ok) throw new Error(`fs adapters: ${what}`);
-}
-
-/** Equal slots of one region lent to the content store; a caller waits for a free slot. */
-class StagingSlots {
-  private readonly free: number[] = [];
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(
-    readonly region: Region,
-    private readonly view: Uint8Array,
-    readonly grantId: number,
-    readonly slotBytes: number,
-    slotCount: number,
-  ) {
-    if (view.length < slotBytes * slotCount) throw new Error(`staging: ${view.length} bytes for ${slotCount} slots of ${slotBytes}`);
-    for (let i = slotCount - 1; i >= 0; i--) this.free.push(i);
-    this.slotCount = slotCount;
-  }
-  private readonly slotCount: number;
-
-  /** Resolves once no slot is in use (then the region may be freed). */
-  async idle(): Promise<void> {
-    while (this.free.length < this.slotCount) await new Promise<void>((r) => this.waiters.push(r));
-  }
-
-  async use<T>(fn: (offsetBytes: number, slot: Uint8Array) => Promise<T>): Promise<T> {
-    while (this.free.length === 0) await new Promise<void>((r) => this.waiters.push(r));
-    const index = this.free.pop()!;
-    try {
-      const at = index * this.slotBytes;
-      return await fn(at, this.view.subarray(at, at + this.slotBytes));
-    } finally {
-      this.free.push(index);
-      for (const wake of this.waiters.splice(0)) wake(); // each re-checks; idle() waits here too
-    }
-  }
 }
 
 /**
