@@ -25,6 +25,12 @@ export const SYNC_SPIN_US = 200;
 export const SPIN_US_MIN = 4;
 /** While spinning does not pay, a short spin is tried again once every this many waits. */
 export const SPIN_REPROBE_WAITS = 64;
+/**
+ * Longest a reactor sleeps on its doorbell before it looks at its rings anyway, in ms.
+ * The doorbell loses no wake-up by design (ring.ts); this bounds the cost if one is ever
+ * lost anyway (a test once saw a reply sit unseen until its 30 s timeout).
+ */
+export const REACTOR_RECHECK_MS = 50;
 
 /** Bytes of a synchronous call's reply area (MMIO values, regions, grant facts). */
 export const SYNC_REPLY_BYTES_MAX = 64 * 1024;

@@ -180,13 +180,16 @@ export class DoorbellWaiter {
     return Atomics.load(this.words, this.bell.seq);
   }
 
-  /** Resolves once seq differs from `seen` (no lost wake-ups; see the header). */
-  async sleep(seen: number): Promise<void> {
+  /**
+   * Resolves once seq differs from `seen` (no lost wake-ups; see the header), or after
+   * `timeoutMs` at the latest: true if it woke for a ring, false if the time ran out.
+   */
+  async sleep(seen: number, timeoutMs = Infinity): Promise<boolean> {
     Atomics.store(this.words, this.bell.sleeping, 1);
     try {
-      if (Atomics.load(this.words, this.bell.seq) !== seen) return;
-      const r = waitAsync(this.words, this.bell.seq, seen);
-      if (r.async) await r.value;
+      if (Atomics.load(this.words, this.bell.seq) !== seen) return true;
+      const r = waitAsync(this.words, this.bell.seq, seen, timeoutMs);
+      return (r.async ? await r.value : r.value) !== 'timed-out';
     } finally {
       Atomics.store(this.words, this.bell.sleeping, 0);
     }

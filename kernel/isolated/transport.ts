@@ -43,7 +43,7 @@
  * (doorbell protocol, ring.ts); nothing here interprets an envelope.
  */
 import { decode, encode } from '../codec.ts';
-import { RING_BACKLOG_BYTES_MAX, RING_BACKLOG_RETRY_MS, RING_RECORD_BYTES_MAX } from './limits.ts';
+import { REACTOR_RECHECK_MS, RING_BACKLOG_BYTES_MAX, RING_BACKLOG_RETRY_MS, RING_RECORD_BYTES_MAX } from './limits.ts';
 import { bumpDoorbell, RingConsumer, RingProducer, ringDoorbell, Spinner, wakeIfAsleep, type CoreGate, type DoorbellWaiter, type DoorbellWords } from './ring.ts';
 
 /** The postMessage side of a channel: a Worker (kernel side) or parentPort (worker side). */
@@ -234,6 +234,8 @@ export class Reactor {
   private readonly spinner: Spinner;
   turns = 0;
   sleeps = 0;
+  /** Sleeps that ran out their time and then found a record waiting: a wake-up that never came. */
+  lateFinds = 0;
 
   constructor(
     private readonly gate: CoreGate,
@@ -303,7 +305,10 @@ export class Reactor {
     this.sleeps++;
     this.gate.asleep();
     try {
-      await this.waiter.sleep(seen);
+      // A bounded sleep: should a wake-up ever be lost, the next look at the rings finds
+      // what is waiting after REACTOR_RECHECK_MS instead of never (`lateFinds` counts it).
+      const rung = await this.waiter.sleep(seen, REACTOR_RECHECK_MS);
+      if (!rung && this.anyData()) this.lateFinds++;
     } finally {
       this.sleeping = false;
       if (this.running) this.gate.awake();

@@ -71,8 +71,20 @@ describe('isolated transport: the ring', () => {
     const slept = waiter.sleep(seen2);
     expect(Atomics.load(words, bell.sleeping)).toBe(1);
     ringDoorbell(words, bell);
-    await slept;
+    expect(await slept).toBe(true);
     expect(Atomics.load(words, bell.sleeping)).toBe(0);
+  });
+
+  it('doorbell: a bounded sleep ends when its time runs out, and says so', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    const bell = { seq: 0, sleeping: 1 };
+    const waiter = new DoorbellWaiter(words, bell);
+    expect(await waiter.sleep(waiter.seen(), 5)).toBe(false); // nobody rang
+    expect(Atomics.load(words, bell.sleeping)).toBe(0);
+    const seen = waiter.seen();
+    const slept = waiter.sleep(seen, 60_000);
+    ringDoorbell(words, bell);
+    expect(await slept).toBe(true); // rung well before its time
   });
 
   it('core gate and spinner: no spinning without a free core, and a spin that never pays stops', () => {
