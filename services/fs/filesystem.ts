@@ -534,12 +534,18 @@ export class Filesystem {
     if (d) return d;
     const page = this.inodeOf(ino).pages!.get(index);
     if (!page?.hash) return null;
-    let bytes = this.cache.getByHash(page.hash);
-    if (!bytes) {
-      bytes = await this.chunks.get(page.hash);
-      this.cache.putByHash(page.hash, bytes);
-    }
+    const bytes = await this.chunkBytes(page.hash);
     return page.lengthBytes < bytes.length ? bytes.subarray(0, page.lengthBytes) : bytes;
+  }
+
+  /** A stored page by its content hash: from the clean cache, or fetched (verified by the content store) and cached. */
+  private async chunkBytes(hash: Uint8Array): Promise<Uint8Array> {
+    let bytes = this.cache.getByHash(hash);
+    if (!bytes) {
+      bytes = await this.chunks.get(hash);
+      this.cache.putByHash(hash, bytes);
+    }
+    return bytes;
   }
 
   async read(h: number, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
@@ -688,12 +694,7 @@ export class Filesystem {
     for (let index = Math.floor(offsetBytes / PAGE_SIZE_BYTES); index * PAGE_SIZE_BYTES < end; index++) {
       const page = this.view.page(ino, index);
       if (!page?.hash) continue;
-      const key = hashKey(page.hash);
-      let bytes = this.cache.get(key);
-      if (!bytes) {
-        bytes = await this.chunks.get(page.hash);
-        this.cache.put(key, bytes);
-      }
+      const bytes = await this.chunkBytes(page.hash);
       const pageStart = index * PAGE_SIZE_BYTES;
       const from = Math.max(offsetBytes, pageStart) - pageStart;
       const to = Math.min(end - pageStart, page.lengthBytes, bytes.length);
@@ -754,7 +755,7 @@ export class Filesystem {
       // does not keep a whole page buffer alive for a few bytes it counts.
       toPut.forEach((x, i) => {
         x.ref.hash = hashes[i];
-        this.cache.put(hashKey(hashes[i]), x.bytes.length === x.bytes.buffer.byteLength ? x.bytes : x.bytes.slice());
+        this.cache.putByHash(hashes[i], x.bytes.length === x.bytes.buffer.byteLength ? x.bytes : x.bytes.slice());
       });
     }
     // One transaction per WRITE_RECORD_PAGES_MAX pages: an FsWrite and up to two ChunkRefs
